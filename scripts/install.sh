@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what kanaria needs on a Debian machine, as root: Debian packages that are missing,
+# then a virtual environment in .venv with kanaria and its tools. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v hey >/dev/null || need+=(hey)
+command -v curl >/dev/null || need+=(curl)
+command -v unshare >/dev/null || need+=(util-linux)
+if [ "${KANARIA_BROWSER_TESTS:-1}" = 1 ] && [ "${1:-}" = "--dev" ]; then
+  command -v chromium >/dev/null || need+=(chromium)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+extras=""
+[ "${1:-}" = "--dev" ] && extras="[dev]"
+.venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
