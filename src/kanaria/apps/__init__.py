@@ -1,1 +1,1 @@
-"""kanaria.apps."""
+"""Demo applications that the local platform runs in place of container images."""
