@@ -1,1 +1,56 @@
-"""kanaria.providers."""
+"""Metrics: where a check's number comes from.
+
+Three parts, kept apart as in Flagger: a *provider* runs a query against a backend
+(`base.py` is the contract, `prometheus.py` the one backend, `registry.py` picks it by name);
+`queries/` holds each mesh's builtin PromQL templates; `render.py` fills a template with a
+canary's names. Judging the number against a threshold is `analysis/`'s business, not ours.
+"""
+
+from kanaria.providers.base import (
+    ClosableMetricsProvider,
+    MetricsProvider,
+    MultipleValuesError,
+    NoValuesError,
+    ProviderAuthError,
+    ProviderSettings,
+    ProviderUnavailableError,
+    QueryError,
+)
+from kanaria.providers.prometheus import (
+    BasicCredentials,
+    BearerToken,
+    Credentials,
+    PrometheusProvider,
+    credentials_from_directory,
+    credentials_from_env,
+    credentials_from_secret,
+)
+from kanaria.providers.queries import builtin_query, count_queries, dialect_for
+from kanaria.providers.registry import PROVIDERS, provider_for
+from kanaria.providers.render import TemplateModel, format_duration, render_query
+
+__all__ = [
+    "PROVIDERS",
+    "BasicCredentials",
+    "BearerToken",
+    "ClosableMetricsProvider",
+    "Credentials",
+    "MetricsProvider",
+    "MultipleValuesError",
+    "NoValuesError",
+    "PrometheusProvider",
+    "ProviderAuthError",
+    "ProviderSettings",
+    "ProviderUnavailableError",
+    "QueryError",
+    "TemplateModel",
+    "builtin_query",
+    "count_queries",
+    "credentials_from_directory",
+    "credentials_from_env",
+    "credentials_from_secret",
+    "dialect_for",
+    "format_duration",
+    "provider_for",
+    "render_query",
+]
