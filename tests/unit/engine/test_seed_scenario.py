@@ -47,7 +47,9 @@ async def test_healthy_release_prints_the_seed_events(
     assert sim.target.primary_image == "stefanprodan/podinfo:3.1.1"
     assert sim.target.canary_replicas == 0
     status = rollout.status
-    assert status["lastPromotedSpec"] == status["lastAppliedSpec"] == "hash-stefanprodan/podinfo:3.1.1"
+    assert (
+        status["lastPromotedSpec"] == status["lastAppliedSpec"] == "hash-stefanprodan/podinfo:3.1.1"
+    )
     assert status["conditions"][0]["type"] == "Promoted"
     assert status["conditions"][0]["status"] == "True"
     assert {check["name"] for check in status["checks"]} == {
@@ -115,7 +117,9 @@ async def test_failed_release_waits_for_the_next_revision(
     sim.observer.script = lambda metric, routes: 100.0
     rollout.set_image("stefanprodan/podinfo:3.1.2")
     await rollout.until(lambda: rollout.phase == "Succeeded")
-    assert "New revision detected! Scaling up podinfo.test" in rollout.messages[events_after_failure:]
+    assert (
+        "New revision detected! Scaling up podinfo.test" in rollout.messages[events_after_failure:]
+    )
 
 
 async def test_reverting_to_the_promoted_spec_starts_no_release(
