@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from kanaria.engine.simulated import SimulatedWorld
 from kanaria.errors import TemporaryError
-from kanaria.providers.base import NoValuesError
+from kanaria.providers.base import NoValuesError, ProviderUnavailableError
 from kanaria.spec.canary import Metric
 from tests.unit.engine.conftest import Rollout
 
@@ -159,8 +161,6 @@ async def test_provider_down_is_reported_and_never_promotes(
     sim: SimulatedWorld, make_rollout: Callable[..., Rollout]
 ) -> None:
     def unreachable(metric: Metric, routes: object) -> float:
-        from kanaria.providers.base import ProviderUnavailableError
-
         raise ProviderUnavailableError("connection refused")
 
     rollout = make_rollout()
@@ -194,8 +194,6 @@ async def test_unexpected_temporary_error_leaves_status_untouched(
         raise TemporaryError("api server unreachable")
 
     sim.target.initialize = broken  # type: ignore[method-assign]
-    try:
+    with pytest.raises(TemporaryError, match="api server unreachable"):
         await rollout.tick()
-    except TemporaryError:
-        pass
     assert rollout.status == before

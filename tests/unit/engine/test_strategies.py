@@ -7,10 +7,10 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kanaria.engine.simulated import SimulatedWorld
+from kanaria.engine.simulated import SimulatedWorld, simulated_world
 from kanaria.engine.strategies import next_step_weight
 from kanaria.spec.canary import Analysis
-from tests.unit.engine.conftest import Rollout
+from tests.unit.engine.conftest import Rollout, seed_canary
 
 
 async def start(rollout: Rollout) -> None:
@@ -113,9 +113,6 @@ def test_step_weights_schedule_follows_the_ladder(steps: list[int]) -> None:
 async def test_release_weights_are_valid_whatever_the_checks_say(
     step: int, max_weight: int, failures: list[bool]
 ) -> None:
-    from kanaria.engine.simulated import simulated_world
-    from tests.unit.engine.conftest import seed_canary
-
     sim = simulated_world()
     document = seed_canary()
     document["spec"]["analysis"].update(stepWeight=step, maxWeight=max_weight)
