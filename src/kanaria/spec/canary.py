@@ -158,18 +158,17 @@ class Metric(Model):
     @model_validator(mode="after")
     def _has_a_source(self) -> Metric:
         if self.name not in BUILTIN_METRICS and not self.query and self.template_ref is None:
+            builtins = ", ".join(BUILTIN_METRICS)
             raise PydanticCustomError(
                 "metric_source",
-                "metric {name!r} is not a builtin ({builtins}) and has neither query nor "
-                "templateRef",
-                {"name": self.name, "builtins": ", ".join(BUILTIN_METRICS)},
+                f"metric '{self.name}' is not a builtin ({builtins}) and has neither query "
+                "nor templateRef",
             )
         if self.template_ref is not None and self.interval is None:
             raise PydanticCustomError(
                 "metric_interval",
-                "metric {name!r} uses templateRef but has no interval: the template's "
-                "{{{{ interval }}}} would be empty",
-                {"name": self.name},
+                f"metric '{self.name}' uses templateRef but has no interval: the template's "
+                "'interval' variable would be empty",
             )
         return self
 
