@@ -1,0 +1,183 @@
+"""`python -m kanaria.loadtester`: flags, logging, serving, and a prompt stop.
+
+Flags keep the names of Flagger's load tester and accept its single-dash spelling too
+(`-port=8080 -log-level=info -timeout=1h`, as Flagger's manifests pass them), so the seed's
+Deployment starts this program unchanged. Everything is checked before the port is bound: a bad
+flag exits 2, a hosts file that cannot be bound exits 1, both with one line saying why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from kanaria.errors import ConfigError, KanariaError, PermanentError
+from kanaria.loadtester.durations import parse_go_duration
+from kanaria.loadtester.gates import Gates
+from kanaria.loadtester.metrics import LoadTesterMetrics
+from kanaria.loadtester.processes import SubprocessSpawner
+from kanaria.loadtester.runner import TaskRunner
+from kanaria.loadtester.sandbox import CommandLine, checked_command_line
+from kanaria.loadtester.server import LoadTester, build_app
+
+log = logging.getLogger("kanaria.loadtester")
+
+# SIGTERM must end everything within 2 s: 1 s for commands to die, 0.5 s for open requests.
+KILL_GRACE_SECONDS = 1.0
+HTTP_GRACE_SECONDS = 0.5
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+           "error": logging.ERROR}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Options:
+    host: str
+    port: int
+    timeout: float
+    namespace_pattern: re.Pattern[str] | None
+    log_level: str
+    hosts_file: Path | None
+    time_scale: float
+
+
+def _duration(text: str) -> float:
+    try:
+        seconds = parse_go_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, found {text!r}")
+    return seconds
+
+
+def _time_scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
+    return value
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"not a regular expression ({exc}): {text!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kanaria.loadtester",
+        description="Runs webhook commands and gates for canary analysis (Flagger's API).",
+        allow_abbrev=False,
+    )
+
+    def add(name: str, **kwargs: object) -> None:
+        parser.add_argument(f"-{name}", f"--{name}", **kwargs)  # type: ignore[arg-type]
+
+    add("port", type=int, default=8080, help="HTTP port (default 8080)")
+    add("host", default=None, help="bind address (default $POD_IP or 127.0.0.1)")
+    add("timeout", type=_duration, default=3600.0, help="exec timeout, e.g. 30s or 1h")
+    add("namespace-regexp", type=_pattern, default=None, help="allowed payload namespaces")
+    add("log-level", choices=sorted(_LEVELS), default="info", help="log level")
+    add("zap-encoding", choices=("json", "console"), default="console", help="accepted; unused")
+    add("hosts-file", type=Path, default=None, help="bind this file over /etc/hosts for commands")
+    add("time-scale", type=_time_scale, default=1.0, help="divide load-test durations by this")
+    return parser
+
+
+def parse_options(argv: Sequence[str], environ: Mapping[str, str]) -> Options:
+    """Options from the command line; argparse exits 2 naming the flag when one is wrong."""
+    args = build_parser().parse_args(list(argv))
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 0 and 65535, found {args.port}")
+    return Options(
+        host=args.host or environ.get("POD_IP") or "127.0.0.1",
+        port=args.port,
+        timeout=args.timeout,
+        namespace_pattern=args.namespace_regexp,
+        log_level=args.log_level,
+        hosts_file=args.hosts_file,
+        time_scale=args.time_scale,
+    )
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(_LEVELS[level])
+    log.propagate = False
+
+
+async def serve(options: Options, command_line: CommandLine, stop: asyncio.Event) -> None:
+    """Serve until `stop` is set, then kill every command and close within about 2 s."""
+    metrics = LoadTesterMetrics()
+    runner = TaskRunner(
+        SubprocessSpawner(),
+        command_line=command_line,
+        timeout=options.timeout,
+        time_scale=options.time_scale,
+        metrics=metrics,
+    )
+    tester = LoadTester(runner, Gates(), metrics, options.namespace_pattern)
+    debug = options.log_level == "debug"
+    app_runner = web.AppRunner(
+        build_app(tester), access_log=log if debug else None, shutdown_timeout=HTTP_GRACE_SECONDS
+    )
+    await app_runner.setup()
+    try:
+        await web.TCPSite(app_runner, options.host, options.port).start()
+    except OSError as exc:
+        await app_runner.cleanup()
+        where = f"{options.host}:{options.port}"
+        raise PermanentError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
+    _log_start(options, command_line)
+    await stop.wait()
+    log.info("stopping: killing running commands")
+    await runner.shutdown(KILL_GRACE_SECONDS)
+    await app_runner.cleanup()
+
+
+def _log_start(options: Options, command_line: CommandLine) -> None:
+    hosts = f", hosts file {command_line.hosts_file}" if command_line.hosts_file else ""
+    log.info(
+        "load tester listening on http://%s:%d (timeout %gs, time scale %g%s)",
+        options.host, options.port, options.timeout, options.time_scale, hosts,
+    )  # fmt: skip
+
+
+async def _run(options: Options, command_line: CommandLine) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(options, command_line, stop)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns 2 for bad flags, 1 when the load tester cannot run here."""
+    try:
+        options = parse_options(sys.argv[1:] if argv is None else argv, os.environ)
+        configure_logging(options.log_level)
+        command_line = checked_command_line(options.hosts_file)
+        asyncio.run(_run(options, command_line))
+    except ConfigError as exc:
+        print(f"loadtester: error: {exc}", file=sys.stderr)
+        return 2
+    except KanariaError as exc:
+        print(f"loadtester: error: {exc}", file=sys.stderr)
+        return 1
+    return 0

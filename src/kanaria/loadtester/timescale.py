@@ -1,0 +1,66 @@
+"""Shortens the durations of load-test commands by the platform's time scale.
+
+The local platform runs the seed's 1-minute analysis interval in a few seconds (`--time-scale`).
+A webhook that starts `hey -z 1m` would then keep loading the canary long after the analysis has
+moved on, so the load tester divides the run time of known load generators by the same factor:
+`hey -z`, `ghz -z` (Go durations) and `wrk -d`/`--duration` (whole seconds). A shortened run never
+drops below one second, and a run already shorter than that is left alone. Everything else in the
+command is passed through untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from kanaria.loadtester.durations import (
+    DURATION_PATTERN,
+    format_go_duration,
+    format_whole_seconds,
+    parse_go_duration,
+)
+
+MIN_SCALED_SECONDS = 1.0
+
+# Shell separators between simple commands; each piece is checked for a load generator.
+_SEPARATOR = re.compile(r"(&&|\|\||[;|&\n])")
+_GO_TOOL = re.compile(r"(?:^|[\s/])(?:hey|ghz)(?:\s|$)")
+_WRK_TOOL = re.compile(r"(?:^|[\s/])wrk2?(?:\s|$)")
+_GO_FLAG = re.compile(rf"(?<=\s)(-z)(\s+|=)({DURATION_PATTERN})(?=\s|$)")
+_WRK_FLAG = re.compile(r"(?<=\s)(-d|--duration)(\s+|=)(\d+[smh]?)(?=\s|$)")
+
+
+def scaled_seconds(seconds: float, time_scale: float) -> float:
+    """`seconds` divided by `time_scale`, but not below a second unless it was already."""
+    return max(seconds / time_scale, min(seconds, MIN_SCALED_SECONDS))
+
+
+def scale_command(command: str, time_scale: float) -> str:
+    """`command` with the run time of each load generator in it divided by `time_scale`."""
+    if time_scale == 1:
+        return command
+    pieces = _SEPARATOR.split(command)
+    return "".join(_scale_piece(piece, time_scale) for piece in pieces)
+
+
+def _scale_piece(piece: str, time_scale: float) -> str:
+    if _GO_TOOL.search(piece):
+        return _GO_FLAG.sub(_rewrite(time_scale, parse_go_duration, format_go_duration), piece)
+    if _WRK_TOOL.search(piece):
+        return _WRK_FLAG.sub(_rewrite(time_scale, _parse_wrk_duration, format_whole_seconds), piece)
+    return piece
+
+
+def _rewrite(
+    time_scale: float, parse: Callable[[str], float], render: Callable[[float], str]
+) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        flag, separator, duration = match.groups()
+        return f"{flag}{separator}{render(scaled_seconds(parse(duration), time_scale))}"
+
+    return replace
+
+
+def _parse_wrk_duration(text: str) -> float:
+    # wrk reads a bare number as seconds.
+    return parse_go_duration(text if text[-1].isalpha() else f"{text}s")

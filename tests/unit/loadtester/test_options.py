@@ -1,0 +1,76 @@
+"""The load tester's flags: Flagger's spelling works, mistakes exit 2 with a reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kanaria.errors import ConfigError
+from kanaria.loadtester.main import main, parse_options
+from kanaria.loadtester.sandbox import CommandLine, checked_command_line
+
+
+def test_flaggers_own_arguments_are_accepted() -> None:
+    options = parse_options(["-port=8080", "-log-level=info", "-timeout=1h"], {})
+    assert (options.port, options.log_level, options.timeout) == (8080, "info", 3600)
+
+
+def test_defaults() -> None:
+    options = parse_options([], {})
+    assert (options.host, options.port, options.time_scale) == ("127.0.0.1", 8080, 1.0)
+    assert options.hosts_file is None
+    assert options.namespace_pattern is None
+
+
+def test_kanaria_flags_in_both_forms() -> None:
+    argv = ["--hosts-file", "/tmp/hosts", "--time-scale=30", "--timeout", "90s", "--port", "0"]
+    options = parse_options(argv, {"POD_IP": "127.1.0.7"})
+    assert options.hosts_file == Path("/tmp/hosts")
+    assert (options.time_scale, options.timeout, options.port) == (30, 90, 0)
+    assert options.host == "127.1.0.7"
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["--timeout=forever"], "expected a duration"),
+        (["--timeout=0"], "expected a positive duration"),
+        (["--time-scale=0"], "expected a positive number"),
+        (["--namespace-regexp=("], "not a regular expression"),
+        (["--log-level=loud"], "--log-level"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_flags_exit_2(
+    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        parse_options(argv, {})
+    assert stopped.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_port_out_of_range_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="--port"):
+        parse_options(["--port=70000"], {})
+
+
+def test_a_missing_hosts_file_fails_at_start_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "hosts"
+    assert main([f"--hosts-file={missing}"]) == 2
+    assert f"--hosts-file {missing}: no such file" in capsys.readouterr().err
+
+
+def test_no_hosts_file_means_plain_shell_commands() -> None:
+    command_line = checked_command_line(None)
+    assert command_line.argv("sh", "echo hi") == ["sh", "-c", "echo hi"]
+
+
+def test_hosts_file_commands_pass_path_and_command_as_arguments() -> None:
+    argv = CommandLine(Path("/state/hosts")).argv("sh", 'curl "http://a.test/"')
+    # Neither the path nor the command is spliced into shell text, so quotes survive as written.
+    assert argv[-3:] == ["/state/hosts", "sh", 'curl "http://a.test/"']
+    assert "--propagation" in argv
