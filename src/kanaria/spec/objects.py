@@ -9,6 +9,7 @@ stale resourceVersion: re-read and retry), `TemporaryError` (the store is unreac
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -88,3 +89,28 @@ class ObjectClient(Protocol):
 
     async def delete(self, kind: Kind, namespace: str, name: str) -> bool:
         """Delete; False when it did not exist."""
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: dicts merge, `None` deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def matches_labels(obj: Object, labels: dict[str, str] | None) -> bool:
+    if not labels:
+        return True
+    own = (obj.get("metadata") or {}).get("labels") or {}
+    return all(own.get(key) == value for key, value in labels.items())
+
+
+def version_free(kind: Kind) -> tuple[str, str]:
+    """Objects are the same whatever version they are read at: key them by group and kind."""
+    return (kind.group, kind.kind)
