@@ -7,81 +7,20 @@ engine runs everywhere. Every method takes the Canary it acts for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-__all__ = ["HookPayload"]
-
+from kanaria.analysis.counts import Counts
 from kanaria.clock import Clock
+from kanaria.routing.base import Router, Routes
 from kanaria.spec.canary import Canary, Metric, Webhook
 from kanaria.webhooks.client import HookPayload
+from kanaria.workloads.base import Revision, Target
+
+__all__ = ["Counts", "HookPayload", "Revision", "Router", "Routes", "Target"]
 
 EventType = Literal["Normal", "Warning"]
 Severity = Literal["info", "warn", "error"]
-
-
-@dataclass(frozen=True)
-class Revision:
-    """What identifies a release: the pod template's hash and the tracked configs' checksums."""
-
-    spec_hash: str
-    configs: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Routes:
-    """Traffic as the router really applies it."""
-
-    primary_weight: int
-    canary_weight: int
-    mirrored: bool = False
-
-
-class Target(Protocol):
-    """The workload being released (a Deployment and its `-primary` copy)."""
-
-    async def initialize(self, canary: Canary) -> None:
-        """Create or sync `<target>-primary` (and its copied ConfigMaps/Secrets)."""
-
-    async def revision(self, canary: Canary) -> Revision:
-        """The target's current revision."""
-
-    async def check_primary_ready(self, canary: Canary) -> None:
-        """Return when ready; TemporaryError while rolling out; PermanentError past deadline."""
-
-    async def check_canary_ready(self, canary: Canary) -> None:
-        """As check_primary_ready, for the target itself."""
-
-    async def promote(self, canary: Canary) -> None:
-        """Copy the target's template (and configs) to the primary."""
-
-    async def scale_to_zero(self, canary: Canary) -> None: ...
-
-    async def scale_from_zero(self, canary: Canary) -> None: ...
-
-    async def reconcile_primary_scaler(self, canary: Canary, *, initial: bool) -> None:
-        """Create (initial) or sync the primary's autoscaler from the target's."""
-
-
-class Router(Protocol):
-    """Flagger's four router methods: services and mesh objects, and absolute weights."""
-
-    async def reconcile(self, canary: Canary) -> None: ...
-
-    async def set_routes(self, canary: Canary, routes: Routes) -> None: ...
-
-    async def get_routes(self, canary: Canary) -> Routes: ...
-
-    async def finalize(self, canary: Canary) -> None: ...
-
-
-@dataclass(frozen=True)
-class VersionCounts:
-    """Cumulative request counts of one version, for the sequential judge."""
-
-    requests: float
-    errors: float
-    slow: float
 
 
 class Observer(Protocol):
@@ -96,9 +35,7 @@ class Observer(Protocol):
     async def check_available(self, canary: Canary) -> None:
         """Raise when a metrics provider the canary uses is not reachable."""
 
-    async def counts(
-        self, canary: Canary, latency_threshold: float
-    ) -> tuple[VersionCounts, VersionCounts]:
+    async def counts(self, canary: Canary, latency_threshold: float) -> tuple[Counts, Counts]:
         """Cumulative (primary, canary) counts: requests, 5xx errors, requests slower than the
         threshold (seconds)."""
 

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kanaria.analysis.counts import Counts
 from kanaria.clock import SimulatedClock
-from kanaria.engine.ports import EventType, Revision, Routes, VersionCounts, World
+from kanaria.engine.ports import EventType, Revision, Routes, World
 from kanaria.errors import ConfigError, PermanentError, TemporaryError
 from kanaria.providers.base import NoValuesError
 from kanaria.spec.canary import Canary, Metric, Webhook
@@ -117,7 +118,7 @@ class ScriptedObserver:
     router: SimulatedRouter
     script: MetricScript = healthy
     available: bool = True
-    counts_script: Callable[[], tuple[VersionCounts, VersionCounts]] | None = None
+    counts_script: Callable[[], tuple[Counts, Counts]] | None = None
     measured: list[str] = field(default_factory=list)
 
     async def measure(self, canary: Canary, metric: Metric) -> float:
@@ -128,9 +129,7 @@ class ScriptedObserver:
         if not self.available:
             raise TemporaryError("prometheus at http://prometheus:9090 is not reachable")
 
-    async def counts(
-        self, canary: Canary, latency_threshold: float
-    ) -> tuple[VersionCounts, VersionCounts]:
+    async def counts(self, canary: Canary, latency_threshold: float) -> tuple[Counts, Counts]:
         if self.counts_script is None:
             raise NoValuesError("no counts are simulated")
         return self.counts_script()
