@@ -21,6 +21,8 @@ MAX_OUTPUT_BYTES = 1 << 20
 # After the command exits, leftovers that still hold its output pipe get this long, then die.
 LINGER_SECONDS = 0.5
 READ_CHUNK = 1 << 16
+FIRST_POLL_SECONDS = 0.002
+LAST_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -85,19 +87,24 @@ class SubprocessSpawner:
             reader.cancel()
             raise
         await self._drain(process.pid, reader)
-        exit_code = process.returncode if process.returncode is not None else -signal.SIGKILL
+        exit_code = process.returncode
+        assert exit_code is not None  # _wait returns only once the process has exited
         return CommandResult(exit_code=exit_code, output=bytes(output), timed_out=timed_out)
 
     @staticmethod
     async def _wait(process: asyncio.subprocess.Process, time_limit: float) -> bool:
-        try:
-            async with asyncio.timeout(time_limit):
-                await process.wait()
-        except TimeoutError:
-            kill_group(process.pid)
-            await process.wait()
-            return True
-        return False
+        # Process.wait() also waits for the output pipe to close, which a leftover background
+        # child can hold open for as long as it lives; the exit status is polled instead, often
+        # at first so quick commands answer quickly, then ten times a second.
+        loop = asyncio.get_running_loop()
+        deadline, pause, timed_out = loop.time() + time_limit, FIRST_POLL_SECONDS, False
+        while process.returncode is None:
+            if not timed_out and loop.time() >= deadline:
+                kill_group(process.pid)
+                timed_out = True
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LAST_POLL_SECONDS)
+        return timed_out
 
     async def _drain(self, pid: int, reader: asyncio.Task[None]) -> None:
         # Background children of the command may keep the pipe open; they do not outlive it.
