@@ -12,6 +12,7 @@ environment variables when kanaria runs on one machine.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -78,8 +79,13 @@ class BasicCredentials:
     username: str
     password: str = field(repr=False)
 
+    def __post_init__(self) -> None:
+        if ":" in self.username:
+            raise errors.ConfigError("a basic-auth username cannot contain ':' (RFC 7617)")
+
     def authorization(self) -> str:
-        return aiohttp.BasicAuth(self.username, self.password).encode()
+        pair = f"{self.username}:{self.password}".encode()
+        return f"Basic {base64.b64encode(pair).decode()}"
 
 
 Credentials = BearerToken | BasicCredentials
