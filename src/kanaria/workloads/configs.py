@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from kanaria.spec.naming import primary_name
 from kanaria.spec.objects import CONFIGMAP, SECRET, Kind, Object, ObjectClient
-from kanaria.workloads.names import primary_name
 
 TRACKING_ANNOTATION = "flagger.app/config-tracking"
 TRACKED_SECRET_TYPES = frozenset(

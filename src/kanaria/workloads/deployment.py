@@ -18,15 +18,15 @@ from typing import Any
 from kanaria.clock import Clock
 from kanaria.errors import NotFoundError, PermanentError, TemporaryError
 from kanaria.spec.canary import Canary
-from kanaria.spec.objects import DEPLOYMENT, HPA, Object, ObjectClient, kind_of, name_of
-from kanaria.workloads import configs
-from kanaria.workloads.base import Revision
-from kanaria.workloads.names import (
+from kanaria.spec.naming import (
     Selector,
     owner_reference,
     primary_name,
     selector_of,
 )
+from kanaria.spec.objects import DEPLOYMENT, HPA, Object, ObjectClient, kind_of, name_of
+from kanaria.workloads import configs
+from kanaria.workloads.base import Revision
 from kanaria.workloads.readiness import check_rollout
 
 ID_ANNOTATION = "flagger-id"

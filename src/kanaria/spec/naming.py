@@ -1,4 +1,7 @@
-"""Names and labels of the objects kanaria creates next to a target, as Flagger names them."""
+"""Names and labels of the objects kanaria creates next to a target, as Flagger names them.
+
+In `spec/` because every layer that reads or writes those objects must agree on them.
+"""
 
 from __future__ import annotations
 
