@@ -110,6 +110,11 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+def absolute_path(path: Path) -> Path:
+    """Absolute without resolving symlinks: command lines and records must name one path."""
+    return Path(os.path.abspath(path))
+
+
 async def wait_until(condition: Callable[[], bool], seconds: float, step: float = 0.01) -> bool:
     """Poll `condition` for at most `seconds`; whether it came true."""
     for _ in range(max(1, math.ceil(seconds / step))):

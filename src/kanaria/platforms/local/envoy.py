@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -31,7 +30,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from kanaria.errors import ConfigError, PermanentError, TemporaryError
-from kanaria.platforms.local.binaries import Detached, envoy_path, http_get, write_atomically
+from kanaria.platforms.local.binaries import (
+    Detached,
+    absolute_path,
+    envoy_path,
+    http_get,
+    write_atomically,
+)
 from kanaria.platforms.local.mesh import EnvoyResources, Resource
 
 LDS_FILE = "lds.json"
@@ -158,7 +163,7 @@ class EnvoyProcess:
         cls, state_dir: Path, *, log_level: str = "warning", ready_within: float = 15.0
     ) -> EnvoyProcess:
         """Start Envoy on the files in `state_dir`; the last applied config serves at once."""
-        state_dir = _absolute(state_dir)
+        state_dir = absolute_path(state_dir)
         if await cls.adopt(state_dir) is not None:
             raise PermanentError(f"an Envoy already serves {state_dir}; adopt it instead")
         _prepare_state_dir(state_dir)
@@ -184,7 +189,7 @@ class EnvoyProcess:
     @classmethod
     async def adopt(cls, state_dir: Path) -> EnvoyProcess | None:
         """The Envoy a previous control plane left running on `state_dir`, if it still runs."""
-        state_dir = _absolute(state_dir)
+        state_dir = absolute_path(state_dir)
         process = Detached.adopt(state_dir / PROCESS_FILE)
         if process is None:
             return None
@@ -357,10 +362,6 @@ class EnvoyProcess:
 
 
 # ---- helpers without state -----------------------------------------------------------------
-
-
-def _absolute(path: Path) -> Path:
-    return Path(os.path.abspath(path))
 
 
 def _prepare_state_dir(state_dir: Path) -> None:
