@@ -1,0 +1,169 @@
+"""The engine's `Observer` over Prometheus: a metric of a Canary becomes a query and a number.
+
+Builtin checks use the mesh's queries (`providers/queries`), `templateRef` checks a
+MetricTemplate read through the `ObjectClient` (with its own provider and credentials from its
+Secret), inline `query` checks the Canary's metrics server. Metric windows follow the
+platform's time scale, so the seed's `interval: 1m` is a 2 s window at 30× speed.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+
+import aiohttp.abc
+
+from kanaria.analysis.counts import Counts
+from kanaria.errors import ConfigError
+from kanaria.providers import (
+    ClosableMetricsProvider,
+    NoValuesError,
+    ProviderSettings,
+    TemplateModel,
+    builtin_query,
+    count_queries,
+    provider_for,
+    render_query,
+)
+from kanaria.spec.canary import Canary, Metric
+from kanaria.spec.objects import METRIC_TEMPLATE, SECRET, ObjectClient
+from kanaria.spec.templates import MetricTemplate
+
+
+@dataclass(frozen=True)
+class ObserverSettings:
+    metrics_server: str = "http://prometheus:9090"
+    mesh_provider: str = "istio"
+    time_scale: float = 1.0
+    min_window_seconds: float = 0.0
+
+
+class PrometheusObserver:
+    def __init__(
+        self,
+        objects: ObjectClient,
+        settings: ObserverSettings,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+    ) -> None:
+        self.objects = objects
+        self.settings = settings
+        self._resolver = resolver
+        self._providers: dict[tuple[str, ...], ClosableMetricsProvider] = {}
+
+    async def close(self) -> None:
+        for provider in self._providers.values():
+            await provider.close()
+        self._providers.clear()
+
+    async def measure(self, canary: Canary, metric: Metric) -> float:
+        model = self._model(canary, metric)
+        if metric.template_ref is not None:
+            template = await self._template(canary, metric)
+            provider = await self._template_provider(canary, template)
+            return await provider.query(render_query(template.spec.query, model))
+        query = metric.query or builtin_query(self._mesh(canary), metric.name)
+        return await self._default_provider(canary).query(render_query(query, model))
+
+    async def check_available(self, canary: Canary) -> None:
+        providers = [self._default_provider(canary)]
+        for metric in canary.spec.analysis.metrics:
+            if metric.template_ref is not None:
+                template = await self._template(canary, metric)
+                providers.append(await self._template_provider(canary, template))
+        for provider in providers:
+            if not await provider.is_online():
+                raise ConfigError(f"{provider!r} answered vector(1) with something other than 1")
+
+    async def counts(self, canary: Canary, latency_threshold: float) -> tuple[Counts, Counts]:
+        model = self._model(canary, None)
+        provider = self._default_provider(canary)
+        found = []
+        for workload in ("primary", "canary"):
+            queries = count_queries(
+                self._mesh(canary),
+                workload,
+                latency_bound_ms=latency_threshold * 1000,
+                windowed=False,
+            )
+            values = [
+                await _count(provider, render_query(query, model))
+                for query in (queries.total, queries.failed, queries.slow)
+            ]
+            found.append(Counts(*values))
+        return found[0], found[1]
+
+    def window(self, seconds: float) -> float:
+        return max(seconds / self.settings.time_scale, self.settings.min_window_seconds)
+
+    def _model(self, canary: Canary, metric: Metric | None) -> TemplateModel:
+        interval = self.window(metric.interval_seconds if metric else 60.0)
+        refs = canary.spec
+        return TemplateModel(
+            name=canary.name,
+            namespace=canary.namespace,
+            target=refs.target_ref.name,
+            service=refs.service_name,
+            ingress=refs.ingress_ref.name if refs.ingress_ref else None,
+            route=refs.route_ref.name if refs.route_ref else None,
+            interval=interval,
+            variables=dict(metric.template_variables) if metric else {},
+        )
+
+    def _mesh(self, canary: Canary) -> str:
+        return canary.spec.provider or self.settings.mesh_provider
+
+    def _default_provider(self, canary: Canary) -> ClosableMetricsProvider:
+        address = canary.spec.metrics_server or self.settings.metrics_server
+        return self._provider("prometheus", ProviderSettings(address=address))
+
+    def _provider(self, type_name: str, settings: ProviderSettings) -> ClosableMetricsProvider:
+        key = (type_name, settings.address, repr(sorted((settings.secret or {}).items())))
+        if key not in self._providers:
+            self._providers[key] = provider_for(type_name, settings, resolver=self._resolver)
+        return self._providers[key]
+
+    async def _template(self, canary: Canary, metric: Metric) -> MetricTemplate:
+        assert metric.template_ref is not None
+        namespace = metric.template_ref.namespace or canary.namespace
+        raw = await self.objects.get(METRIC_TEMPLATE, namespace, metric.template_ref.name)
+        if raw is None:
+            raise ConfigError(
+                f"metric {metric.name}: MetricTemplate {metric.template_ref.name}.{namespace} "
+                "not found"
+            )
+        return MetricTemplate.model_validate(raw)
+
+    async def _template_provider(
+        self, canary: Canary, template: MetricTemplate
+    ) -> ClosableMetricsProvider:
+        spec = template.spec.provider
+        address = spec.address or canary.spec.metrics_server or self.settings.metrics_server
+        secret = None
+        if spec.secret_ref is not None:
+            secret = await self._secret(template.namespace, spec.secret_ref.name)
+        settings = ProviderSettings(
+            address=address,
+            headers=spec.headers,
+            secret=secret,
+            insecure_skip_verify=spec.insecure_skip_verify,
+        )
+        return self._provider(spec.type, settings)
+
+    async def _secret(self, namespace: str, name: str) -> dict[str, str | bytes]:
+        raw = await self.objects.get(SECRET, namespace, name)
+        if raw is None:
+            raise ConfigError(f"Secret {name}.{namespace} for a MetricTemplate not found")
+        decoded: dict[str, str | bytes] = {
+            key: base64.b64decode(value) for key, value in (raw.get("data") or {}).items()
+        }
+        decoded.update(raw.get("stringData") or {})
+        return decoded
+
+
+async def _count(provider: ClosableMetricsProvider, query: str) -> int:
+    try:
+        value = await provider.query(query)
+    except NoValuesError:
+        return 0
+    return 0 if math.isnan(value) else max(0, round(value))
