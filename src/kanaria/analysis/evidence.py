@@ -65,6 +65,9 @@ def bennett_cumulant(tilt: float) -> float:
     return math.expm1(tilt) - tilt
 
 
+_TILTS_AND_CUMULANTS = tuple((tilt, bennett_cumulant(tilt)) for tilt in SHARE_TILTS)
+
+
 @dataclass(frozen=True)
 class ShareSums:
     """The two running sums that the share evidence needs.
@@ -91,35 +94,38 @@ def log_share_evidence(sums: ShareSums, *, canary_worse: bool) -> float:
     multiplies it by a factor whose conditional expectation is at most one (Bennett, applied to
     each event's Bernoulli indicator, which is ≤ 1 after centring, in either direction).
     """
-    sign = 1.0 if canary_worse else -1.0
+    excess = sums.excess if canary_worse else -sums.excess
     return log_mean_exp(
-        sign * tilt * sums.excess - bennett_cumulant(tilt) * sums.variance for tilt in SHARE_TILTS
+        tilt * excess - cumulant * sums.variance for tilt, cumulant in _TILTS_AND_CUMULANTS
     )
-
-
-def log_bernoulli_ratio(events: int, trials: int, alternative: float, bound: float) -> float:
-    """Log likelihood ratio of `events` in `trials` Bernoulli draws: `alternative` vs `bound`."""
-    log_ratio = (trials - events) * (math.log1p(-alternative) - math.log1p(-bound))
-    if events:
-        log_ratio += events * (math.log(alternative) - math.log(bound))
-    return log_ratio
 
 
 @dataclass(frozen=True)
 class RateEvidence:
     """Evidence that the canary's event rate lies above (or below) a fixed `bound`.
 
-    A product of per-request likelihood ratios depends only on the totals, so this evidence needs
-    no state of its own. By monotone likelihood ratio each factor has expectation at most one for
-    every true rate on the null side of the bound, not only at the bound.
+    The likelihood ratio of `events` in `trials` Bernoulli draws, an alternative rate against the
+    bound, depends only on the two totals, so this evidence needs no state of its own. By monotone
+    likelihood ratio each request's factor has expectation at most one for every true rate on the
+    null side of the bound, not only at the bound.
     """
 
     bound: float
     above: bool
     alternatives: tuple[float, ...] = field(init=False)
+    # Per alternative: log ratio of one event, and of one request without an event.
+    _log_ratios: tuple[tuple[float, float], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "alternatives", self._grid())
+        log_ratios = tuple(
+            (
+                math.log(alternative) - math.log(self.bound),
+                math.log1p(-alternative) - math.log1p(-self.bound),
+            )
+            for alternative in self.alternatives
+        )
+        object.__setattr__(self, "_log_ratios", log_ratios)
 
     def _grid(self) -> tuple[float, ...]:
         # Open at the bound itself, since an alternative equal to the null carries no evidence.
@@ -137,7 +143,7 @@ class RateEvidence:
             return math.inf if events and self.above else 0.0
         if not self.alternatives:
             return 0.0
+        quiet = trials - events
         return log_mean_exp(
-            log_bernoulli_ratio(events, trials, alternative, self.bound)
-            for alternative in self.alternatives
+            events * event + quiet * no_event for event, no_event in self._log_ratios
         )
