@@ -123,7 +123,7 @@ async def test_echo_sends_the_body_back(state: podinfo.AppState) -> None:
 
 
 async def test_headers_are_listed(state: podinfo.AppState) -> None:
-    request = _request(state, "GET", "/headers", headers={"X-Canary": "yes"})
+    request = _request(state, "GET", "/headers", headers={"x-CANARY": "yes"})
     assert _json(await podinfo.headers(request))["X-Canary"] == ["yes"]
 
 

@@ -154,8 +154,13 @@ async def env(_request: web.Request) -> web.Response:
 async def headers(request: web.Request) -> web.Response:
     grouped: dict[str, list[str]] = {}
     for name, value in request.headers.items():
-        grouped.setdefault(name, []).append(value)
+        grouped.setdefault(_canonical_header(name), []).append(value)
     return web.json_response(grouped)
+
+
+def _canonical_header(name: str) -> str:
+    # Go spells header names X-Request-Id whatever the client sent; podinfo's answer shows that.
+    return "-".join(part.capitalize() for part in name.split("-"))
 
 
 async def echo(request: web.Request) -> web.Response:
