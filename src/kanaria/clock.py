@@ -56,6 +56,7 @@ class SimulatedClock:
 
     async def sleep(self, seconds: float) -> None:
         self.advance(seconds)
+        await asyncio.sleep(0)  # let other tasks run, as a real wait would
 
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=max(0.0, seconds))

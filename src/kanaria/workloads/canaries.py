@@ -12,6 +12,7 @@ from kanaria.errors import ConfigError
 from kanaria.spec.canary import Canary
 from kanaria.spec.documents import read_document
 from kanaria.spec.objects import CANARY, Object, ObjectClient
+from kanaria.workloads.events import ObjectEventRecorder
 
 
 class ObjectCanaryStore:
@@ -33,3 +34,15 @@ def parse_canary(raw: Object) -> Canary:
         details = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in errors)
         raise ConfigError(f"invalid Canary: {details}")
     return document.resource
+
+
+async def report_invalid(
+    objects: ObjectClient, events: ObjectEventRecorder, namespace: str, name: str, error: Exception
+) -> None:
+    """Tell the user, on the Canary itself, why it is not processed — once per distinct error."""
+    raw = await objects.get(CANARY, namespace, name)
+    message = str(error)
+    if raw is None or (raw.get("status") or {}).get("message") == message:
+        return
+    await events.record_on(raw, "Warning", message)
+    await objects.patch_status(CANARY, namespace, name, {"message": message})

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from kanaria.clock import Clock
 from kanaria.errors import NotFoundError
 from kanaria.spec.canary import Canary
-from kanaria.spec.objects import EVENT, Object, ObjectClient
+from kanaria.spec.objects import CANARY, EVENT, Object, ObjectClient
 
 REASON = "Synced"
 COMBINED_PREFIX = "(combined from similar events): "
@@ -46,13 +46,22 @@ class ObjectEventRecorder:
         self._sequence = 0
 
     async def record(self, canary: Canary, event_type: str, message: str) -> None:
+        await self.record_on(
+            canary.model_dump(by_alias=True, include={"api_version", "metadata"}),
+            event_type,
+            message,
+        )
+
+    async def record_on(self, involved: Object, event_type: str, message: str) -> None:
+        """Record an Event about any object (a Canary too broken to parse, for instance)."""
         now = self.clock.now()
-        group = (canary.namespace, canary.name, canary.metadata.uid or "", event_type, REASON)
+        identity = _identity(involved)
+        group = (identity["namespace"], identity["name"], identity["uid"], event_type, REASON)
         key, message = self._correlate(group, message, now)
         name = self._names.get(key)
-        if name is not None and await self._increment(canary.namespace, name, message, now):
+        if name is not None and await self._increment(identity["namespace"], name, message, now):
             return
-        self._names[key] = await self._create(canary, event_type, message, now)
+        self._names[key] = await self._create(identity, event_type, message, now)
 
     def _correlate(
         self, group: tuple[str, ...], message: str, now: datetime
@@ -82,20 +91,16 @@ class ObjectEventRecorder:
             return False
         return True
 
-    async def _create(self, canary: Canary, event_type: str, message: str, now: datetime) -> str:
+    async def _create(
+        self, identity: dict[str, str], event_type: str, message: str, now: datetime
+    ) -> str:
         self._sequence += 1
-        name = f"{canary.name}.{int(now.timestamp() * 1e6):x}{self._sequence:04x}"
+        name = f"{identity['name']}.{int(now.timestamp() * 1e6):x}{self._sequence:04x}"
         event: Object = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": name, "namespace": canary.namespace},
-            "involvedObject": {
-                "apiVersion": canary.api_version,
-                "kind": "Canary",
-                "name": canary.name,
-                "namespace": canary.namespace,
-                "uid": canary.metadata.uid or "",
-            },
+            "metadata": {"name": name, "namespace": identity["namespace"]},
+            "involvedObject": {"kind": "Canary", **identity},
             "reason": REASON,
             "message": message,
             "type": event_type,
@@ -108,6 +113,16 @@ class ObjectEventRecorder:
         }
         await self.objects.create(event)
         return name
+
+
+def _identity(involved: Object) -> dict[str, str]:
+    metadata = involved.get("metadata") or {}
+    return {
+        "apiVersion": str(involved.get("apiVersion") or CANARY.api_version),
+        "name": str(metadata.get("name", "")),
+        "namespace": str(metadata.get("namespace") or "default"),
+        "uid": str(metadata.get("uid") or ""),
+    }
 
 
 async def events_of(objects: ObjectClient, canary: Canary | Object) -> list[Object]:

@@ -1,0 +1,108 @@
+"""Runs the tick of every canary at its own analysis interval, as Flagger's per-canary jobs do.
+
+The local control plane uses this directly; the Kubernetes operator gets the same cadence from
+one kopf daemon per Canary. A canary's job ticks at once when it appears, then every
+`analysis.interval` (on the world's clock, so a time scale shortens it); it restarts when the
+interval changes and stops when the canary is gone. One canary's trouble never stops another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from kanaria.engine.ports import World
+from kanaria.engine.tick import advance
+from kanaria.errors import ConfigError, KanariaError
+
+log = logging.getLogger(__name__)
+
+CanaryKey = tuple[str, str]
+ListCanaries = Callable[[], Awaitable[list[CanaryKey]]]
+ReportInvalid = Callable[[CanaryKey, ConfigError], Awaitable[None]]
+
+
+@dataclass
+class _Job:
+    task: asyncio.Task[None]
+    interval: float
+
+
+class Scheduler:
+    def __init__(
+        self,
+        world: World,
+        list_canaries: ListCanaries,
+        report_invalid: ReportInvalid | None = None,
+        control_loop_seconds: float = 10.0,
+    ) -> None:
+        self.world = world
+        self.list_canaries = list_canaries
+        self.report_invalid = report_invalid
+        self.control_loop_seconds = control_loop_seconds
+        self._jobs: dict[CanaryKey, _Job] = {}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for new or changed canaries now (e.g. after an apply)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await self.sync_jobs()
+                self._wake.clear()
+                sleep = asyncio.ensure_future(self.world.clock.sleep(self.control_loop_seconds))
+                woken = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({sleep, woken}, return_when=asyncio.FIRST_COMPLETED)
+                sleep.cancel()
+                woken.cancel()
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        jobs = list(self._jobs.values())
+        self._jobs.clear()
+        for job in jobs:
+            job.task.cancel()
+        await asyncio.gather(*(job.task for job in jobs), return_exceptions=True)
+
+    async def sync_jobs(self) -> None:
+        keys = set(await self.list_canaries())
+        for key in set(self._jobs) - keys:
+            self._jobs.pop(key).task.cancel()
+        for key in keys:
+            interval = await self._interval(key)
+            job = self._jobs.get(key)
+            if job is not None and (job.interval == interval and not job.task.done()):
+                continue
+            if job is not None:
+                job.task.cancel()
+            self._jobs[key] = _Job(asyncio.create_task(self._job(key, interval)), interval)
+
+    async def _interval(self, key: CanaryKey) -> float:
+        try:
+            canary = await self.world.canaries.get(*key)
+        except ConfigError:
+            return 0.0
+        return canary.spec.analysis.interval_seconds if canary else 0.0
+
+    async def _job(self, key: CanaryKey, interval: float) -> None:
+        while True:
+            await self.tick_once(key)
+            await self.world.clock.sleep(interval or self.control_loop_seconds)
+
+    async def tick_once(self, key: CanaryKey) -> None:
+        try:
+            await advance(self.world, *key)
+        except ConfigError as exc:
+            log.warning("canary %s/%s is invalid: %s", *key, exc)
+            if self.report_invalid is not None:
+                await self.report_invalid(key, exc)
+        except KanariaError as exc:
+            log.info("canary %s/%s: will retry next tick: %s", *key, exc)
+        except Exception:
+            # A bug in one canary's tick must not stop the others; it is logged in full.
+            log.exception("canary %s/%s: unexpected error in tick", *key)
