@@ -3,7 +3,8 @@
 This is the only module that talks HTTP to Prometheus. aiohttp and JSON exceptions are turned
 into the outcome errors of `providers.base` here, once, so nothing above sees a foreign
 exception. Reading the answer (`parse_query_response`) is a pure function, so every shape of
-answer is unit-tested without a socket.
+answer is unit-tested without a socket. Where Flagger silently keeps the last of several
+samples, we raise `MultipleValuesError`: a check on an arbitrary series is no check.
 
 Credentials follow Flagger's Secret keys (`token` for a bearer token, or `username` and
 `password` for basic auth); they can also come from a mounted Secret directory, a token file, or
