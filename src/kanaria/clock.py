@@ -19,6 +19,10 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
 
+    def scaled(self, seconds: float) -> float:
+        """How long `seconds` of the controller's time last on this clock's wall."""
+        ...
+
 
 class SystemClock:
     """Real time, optionally compressed: with `time_scale=60` a 1-minute wait lasts one second.
@@ -57,6 +61,9 @@ class SimulatedClock:
     async def sleep(self, seconds: float) -> None:
         self.advance(seconds)
         await asyncio.sleep(0)  # let other tasks run, as a real wait would
+
+    def scaled(self, seconds: float) -> float:
+        return seconds
 
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=max(0.0, seconds))

@@ -85,7 +85,7 @@ class DeploymentTarget:
         threshold = canary.spec.analysis.primary_ready_threshold or 100
         try:
             check_rollout(
-                primary, threshold, canary.spec.progress_deadline_seconds, self.clock.now()
+                primary, threshold, self._deadline(canary), self.clock.now()
             )
         except (TemporaryError, PermanentError) as exc:
             raise type(exc)(f"{key} not ready: {exc}") from exc
@@ -96,7 +96,7 @@ class DeploymentTarget:
         threshold = canary.spec.analysis.canary_ready_threshold or 100
         try:
             check_rollout(
-                target, threshold, canary.spec.progress_deadline_seconds, self.clock.now()
+                target, threshold, self._deadline(canary), self.clock.now()
             )
         except (TemporaryError, PermanentError) as exc:
             raise type(exc)(f"canary deployment {key} not ready: {exc}") from exc
@@ -137,6 +137,9 @@ class DeploymentTarget:
             await self.objects.replace(wanted)
 
     # helpers
+
+    def _deadline(self, canary: Canary) -> float:
+        return self.clock.scaled(canary.spec.progress_deadline_seconds)
 
     async def _scale(self, canary: Canary, replicas: int) -> None:
         target = canary.spec.target_ref.name

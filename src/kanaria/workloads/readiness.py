@@ -23,7 +23,7 @@ class DeadlineExceededError(PermanentError):
 
 
 def check_rollout(
-    deployment: Object, ready_threshold: int, deadline_seconds: int, now: datetime
+    deployment: Object, ready_threshold: int, deadline_seconds: float, now: datetime
 ) -> None:
     name = deployment["metadata"]["name"]
     spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
@@ -38,7 +38,7 @@ def check_rollout(
 
 
 def _check_conditions(
-    name: str, status: dict[str, Any], deadline_seconds: int, now: datetime
+    name: str, status: dict[str, Any], deadline_seconds: float, now: datetime
 ) -> None:
     for condition in status.get("conditions") or []:
         if condition.get("type") == "Progressing" and (
@@ -53,11 +53,11 @@ def _check_conditions(
         ):
             raise DeadlineExceededError(
                 f"deployment {name!r} has had too few available replicas for longer than "
-                f"its progress deadline ({deadline_seconds}s)"
+                f"its progress deadline ({deadline_seconds:g}s)"
             )
 
 
-def _older_than(condition: dict[str, Any], seconds: int, now: datetime) -> bool:
+def _older_than(condition: dict[str, Any], seconds: float, now: datetime) -> bool:
     stamp = condition.get("lastTransitionTime") or condition.get("lastUpdateTime")
     if not stamp:
         return False
