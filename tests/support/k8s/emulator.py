@@ -68,9 +68,10 @@ for _version in ("v1beta1", "v1alpha3"):
         CUSTOM_RESOURCES[f"networking.istio.io/{_version}/{_plural}"] = _crd(_kind)
 
 
-def error(status: int, message: str, **details: Any) -> kmock.KubernetesError:
+def error(status: int, message: str, reason: str = "", **details: Any) -> kmock.KubernetesError:
     """An API error as the server would phrase it: a Status with a code, a reason, a message."""
-    reason = _REASONS.get(status, "InternalError")
+    reason = reason or _REASONS.get(status, "InternalError")
+    details = details or {"causes": []}  # kmock would put its own traceback in empty details
     return kmock.KubernetesError(status=status, reason=reason, message=message, details=details)
 
 
@@ -293,12 +294,16 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         for fault in self._faults:
             if fault.matches(verb, request):
                 fault.hits += 1
-                raise error(fault.status, f"injected fault #{fault.hits} on {verb}")
+                message = f"injected fault #{fault.hits} on {verb} {request.resource}"
+                raise error(fault.status, message, name=request.name or "")
 
     async def _serve_result(self, request: rendering.Request) -> rendering.Payload:
         return self._results[request]
 
-    _serve_create = _serve_update = _serve_delete = _serve_result
+    async def _serve_create(self, request: rendering.Request) -> rendering.Payload:
+        return rendering.Response(status=201, payload=self._results[request])  # "Created"
+
+    _serve_update = _serve_delete = _serve_result
 
     async def _serve_fetch(self, request: rendering.Request) -> rendering.Payload:
         resource = self._known(request.resource)
@@ -358,9 +363,7 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
                 current, request.data, _header(request, "Content-Type"), custom=custom
             )
         except patches.PatchError as exc:
-            raise kmock.KubernetesError(
-                status=exc.status, reason=exc.reason, message=exc.message
-            ) from exc
+            raise error(exc.status, exc.message, exc.reason) from exc
 
     def _rescaled(self, key: Key, request: rendering.Request) -> Body:
         """The object with the replicas of a written Scale (its resourceVersion as precondition)."""
