@@ -20,6 +20,8 @@ Use from any test module::
     @pytest.fixture(scope="module")
     def prometheus() -> Iterator[PrometheusServer]:
         with IstioExporter() as exporter, run_prometheus([exporter.target]) as server:
+            exporter.set_traffic("podinfo", namespace="test", rps=10, success_rate=0.99)
+            server.wait_for_targets(1)  # the first scrape, ~6 s after start
             yield server
 
     async def test_something(prometheus: PrometheusServer) -> None:
@@ -29,8 +31,9 @@ Use from any test module::
 `run_prometheus(targets)` scrapes the targets' `/metrics` under job `test`, from a file that
 `server.set_targets([...])` rewrites while it runs; pass `scrape_configs=[…]` (Prometheus's YAML
 structure, as dicts) for anything else, e.g. relabelling, and `extra_args` for more flags
-(`--web.config.file=…`). Everything lives in a temporary
-directory, removed afterwards; the server's log is in `server.log_path` and quoted in errors.
+(`--web.config.file=…`). Everything lives in a temporary directory, removed afterwards; the
+server's log is in `server.log_path` and quoted in errors. `tests/integration/providers/` uses
+both fixtures this way, shared by a package-scoped fixture in its `conftest.py`.
 """
 
 from __future__ import annotations
