@@ -97,9 +97,23 @@ async def http_request(
     head, _, payload = response.partition(b"\r\n\r\n")
     try:
         status = int(head.split(b" ", 2)[1])
+        if b"transfer-encoding: chunked" in head.lower():
+            payload = _dechunk(payload)
     except (IndexError, ValueError) as exc:
         raise TemporaryError(f"{method} http://{address}{path}: malformed response") from exc
     return status, payload
+
+
+def _dechunk(payload: bytes) -> bytes:
+    """Undo HTTP/1.1 chunked encoding (Envoy's admin streams large answers that way)."""
+    body, position = bytearray(), 0
+    while True:
+        line_end = payload.index(b"\r\n", position)
+        size = int(payload[position:line_end].split(b";")[0], 16)
+        if size == 0:
+            return bytes(body)
+        body += payload[line_end + 2 : line_end + 2 + size]
+        position = line_end + 2 + size + 2
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -173,10 +187,10 @@ class Detached:
         if self.child is not None:
             return self.child.poll() is None  # also reaps it, so no zombie looks alive
         try:
-            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes().split(b"\0")
+            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes()
         except OSError:
             return False
-        return self.marker.encode() in cmdline
+        return self.marker.encode() in cmdline  # a zombie's command line is empty
 
     def exit_code(self) -> int | None:
         return self.child.poll() if self.child is not None else None

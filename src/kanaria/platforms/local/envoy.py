@@ -351,6 +351,15 @@ class EnvoyProcess:
         prefix_length, suffix_length = len("cluster."), len(counter) + 1
         return {name[prefix_length:-suffix_length]: int(value) for name, value in stats.items()}
 
+    async def cluster_responses(self) -> dict[str, dict[int, int]]:
+        """Responses by status code for every cluster: what `istio_requests_total` counts."""
+        stats = await self.stats(r"^cluster\..*\.upstream_rq_[1-5][0-9][0-9]$")
+        responses: dict[str, dict[int, int]] = {}
+        for name, value in stats.items():
+            cluster, _, code = name[len("cluster.") :].rpartition(".upstream_rq_")
+            responses.setdefault(cluster, {})[int(code)] = int(value)
+        return responses
+
     async def route_configs(self) -> dict[str, Resource]:
         """The route configurations Envoy is serving now, by name, from its config dump."""
         path = "/config_dump?resource=dynamic_route_configs"

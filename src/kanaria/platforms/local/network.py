@@ -273,6 +273,11 @@ class HostsFiles:
         for namespace in sorted(self._namespaces):
             self._write(namespace)
 
+    def refresh_missing(self, namespaces: Iterable[str]) -> None:
+        """Write the files of namespaces that have none yet."""
+        for namespace in namespaces:
+            self.path(namespace)
+
     def _write(self, namespace: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         write_atomically(self.folder / namespace, self.table.hosts_text(namespace))
@@ -363,3 +368,31 @@ def selected(
         if replica.namespace == namespace
         and all(replica.labels.get(key) == str(value) for key, value in selector.items())
     ]
+
+
+class Network:
+    """The platform's network in one handle, as the control plane gives it to components."""
+
+    def __init__(self, hosts_folder: Path) -> None:
+        self.services = ServiceAddresses()
+        self.pods = PodAddresses()
+        self.names = NameTable()
+        self.hosts = HostsFiles(hosts_folder, self.names)
+
+    def resolver(self, namespace: str | None = None) -> ServiceResolver:
+        """An aiohttp resolver that sees Service names as a pod in `namespace` does."""
+        return ServiceResolver(self.names, namespace)
+
+    def hosts_file(self, namespace: str) -> Path:
+        """The hosts file for commands run in `namespace` (the load tester's `--hosts-file`)."""
+        return self.hosts.path(namespace)
+
+    def update_services(self, services: Sequence[Object], namespaces: Iterable[str]) -> bool:
+        """Take the stored Services' VIPs into the names and hosts files; True on a change."""
+        self.services.sync(services)
+        changed = self.names.update(services)
+        if changed:
+            self.hosts.refresh(namespaces)
+        else:
+            self.hosts.refresh_missing(namespaces)
+        return changed

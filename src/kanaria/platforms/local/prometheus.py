@@ -254,8 +254,26 @@ class PrometheusProcess:
         status, body = await http_get(self.address, "/api/v1/targets")
         if status != 200:
             raise TemporaryError(f"Prometheus /api/v1/targets answered {status}")
-        active = json.loads(body)["data"]["activeTargets"]
-        return {t["labels"]["instance"]: t["health"] == "up" for t in active}
+        return _target_health(body)
+
+    async def wait_for_target(self, address: str, within: float = 15.0) -> float:
+        """Wait until `address` has been scraped successfully; the seconds it took.
+
+        Prometheus hands new file_sd targets to its scrapers at most every 5 s, so a target
+        written just now (or at start) is not scraped at once; until then the Istio queries
+        see no data.
+        """
+        started = time.monotonic()
+        for _ in range(math.ceil(within / 0.1)):
+            if (await self.targets_up()).get(address):
+                return time.monotonic() - started
+            await asyncio.sleep(0.1)
+        raise TemporaryError(f"Prometheus has not scraped {address} within {within} s")
+
+
+def _target_health(answer: bytes) -> dict[str, bool]:
+    active = json.loads(answer)["data"]["activeTargets"]
+    return {t["labels"]["instance"]: t["health"] == "up" for t in active}
 
 
 def _envoy_targets(admin_address: str | None) -> str:

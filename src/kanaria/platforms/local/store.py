@@ -72,6 +72,7 @@ class ChangeFeed:
         self._revisions: dict[KindKey, int] = {}
         self._latest = 0
         self._event: asyncio.Event | None = None
+        self._listeners: list[tuple[frozenset[KindKey] | None, Callable[[], None]]] = []
 
     @property
     def latest(self) -> int:
@@ -82,6 +83,14 @@ class ChangeFeed:
             return self._latest
         return max((self._revisions.get(version_free(kind), 0) for kind in kinds), default=0)
 
+    def listen(self, kinds: Iterable[Kind] | None, callback: Callable[[], None]) -> None:
+        """Call `callback` right after each write of one of `kinds` (None: any kind).
+
+        It runs inside the writer's call, so it must only note the change or schedule work.
+        """
+        keys = None if kinds is None else frozenset(version_free(kind) for kind in kinds)
+        self._listeners.append((keys, callback))
+
     def publish(self, kind: KindKey, revision: int) -> None:
         """Record a write of `kind` (group, kind) at `revision` and wake every waiter."""
         self._revisions[kind] = revision
@@ -89,6 +98,9 @@ class ChangeFeed:
         if self._event is not None:
             self._event.set()
             self._event = None
+        for keys, callback in self._listeners:
+            if keys is None or kind in keys:
+                callback()
 
     async def wait(
         self, kinds: Iterable[Kind] | None, since: int, within: float | None = None
