@@ -5,6 +5,7 @@ each reconnect, or never ends a stream, hides bugs in how a client resumes.
 """
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -78,3 +79,16 @@ async def test_a_watch_sees_only_its_namespace_and_labels(k8s_cluster: EmulatedC
 
     assert in_test == [("ADDED", "mine")]
     assert by_name == [("ADDED", "theirs")]
+
+
+async def test_initial_events_end_with_a_bookmark(k8s_cluster: EmulatedCluster) -> None:
+    core = client.CoreV1Api(k8s_cluster.api)
+    await core.create_namespaced_config_map("test", _config_map("existing"))
+    query = "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=0.2"
+
+    async with k8s_cluster.emulator.get(f"/api/v1/namespaces/test/configmaps?{query}") as response:
+        lines = [json.loads(line) async for line in response.content if line.strip()]
+
+    assert [line["type"] for line in lines] == ["ADDED", "BOOKMARK"]
+    bookmark = lines[1]["object"]["metadata"]
+    assert bookmark["annotations"] == {"k8s.io/initial-events-end": "true"}

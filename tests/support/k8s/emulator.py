@@ -159,7 +159,7 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         with warnings.catch_warnings():  # kmock 0.8 reads its bundle with a deprecated call
             warnings.simplefilter("ignore", DeprecationWarning)
             self.resources.load_bundled()
-        self._builtins = frozenset(self.resources)
+        self._builtins = frozenset(kmock.resource(key) for key in self.resources)
         for resource, info in CUSTOM_RESOURCES.items():
             self.resources[resource] = info
         self._changed = asyncio.Condition(self._lock)
@@ -309,7 +309,11 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         resource = self._known(request.resource)
         async with self._lock:
             obj = self._current((resource, request.namespace, request.name or ""))
-            return self._scale(obj) if request.subresource == "scale" else obj
+        if request.subresource is None or request.subresource == "status":
+            return obj
+        if request.subresource == "scale" and self._has(resource, "scale"):
+            return self._scale(obj)
+        raise error(404, f"the server could not find the subresource {request.subresource}")
 
     async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
         resource = self._known(request.resource)
@@ -344,7 +348,7 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         if request.method == enums.method.DELETE:
             return self._delete(key)
         if request.method not in (enums.method.PUT, enums.method.PATCH):
-            raise error(405, f"{request.method.value} is not allowed on {request.path}")
+            raise error(405, f"{request.method.value} is not allowed on {request.url.path}")
         if request.subresource == "scale" and self._has(resource, "scale"):
             return self._scale(self._update(key, self._rescaled(key, request), None))
         if request.subresource is not None and not self._has(resource, request.subresource):
@@ -411,7 +415,7 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
             return old  # a no-op write changes nothing, not even the resourceVersion
         meta = result["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
-            return self._remove(key)
+            return self._remove(key, result)
         return self._store(key, result, "MODIFIED")
 
     def _isolated(self, resource: kmock.resource, old: Body, new: Body, sub: str | None) -> Body:
@@ -435,7 +439,7 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
 
     def _delete(self, key: Key) -> Body:
         obj = self._current(key)
-        if not obj["metadata"].get("finalizers"):
+        if not obj.get("metadata", {}).get("finalizers"):
             return self._remove(key)
         if obj["metadata"].get("deletionTimestamp"):
             return obj
@@ -443,10 +447,11 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         obj["metadata"].update(deletionTimestamp=_now(), deletionGracePeriodSeconds=0)
         return self._store(key, obj, "MODIFIED")
 
-    def _remove(self, key: Key) -> Body:
-        obj = copy.deepcopy(self._current(key))
+    def _remove(self, key: Key, last: Body | None = None) -> Body:
+        """Delete for good; watchers see `last` (e.g. without finalizers) or the current body."""
+        obj = copy.deepcopy(last or self._current(key))
         self._revision += 1
-        obj["metadata"]["resourceVersion"] = str(self._revision)
+        obj.setdefault("metadata", {})["resourceVersion"] = str(self._revision)
         self._objects[key].delete()
         self._emit(key[0], "DELETED", obj)
         self.spawn(self._collect_garbage())
@@ -470,9 +475,10 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
     async def _collect_garbage(self) -> None:
         """Delete objects whose owners are all gone (in the background, as the real GC does)."""
         async with self._lock:
-            uids = {obj["metadata"].get("uid") for _, obj in self._live(None)}
-            for key, obj in self._live(None):
-                owners = {ref.get("uid") for ref in obj["metadata"].get("ownerReferences") or []}
+            metas = [(key, obj.get("metadata", {})) for key, obj in self._live(None)]
+            uids = {meta.get("uid") for _, meta in metas}
+            for key, meta in metas:
+                owners = {ref.get("uid") for ref in meta.get("ownerReferences") or []}
                 if owners and not owners & uids:
                     self._delete(key)
 
@@ -509,7 +515,7 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
             {"type": "ADDED", "object": copy.deepcopy(obj)} for _, obj in self._live(resource)
         ]
         if bookmark:
-            meta = {"resourceVersion": str(self._revision)}
+            meta: Body = {"resourceVersion": str(self._revision)}
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
             events.append({"type": "BOOKMARK", "object": {"metadata": meta}})
         return events
