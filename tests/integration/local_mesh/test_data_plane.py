@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from kanaria.errors import ConfigError, PermanentError
-from kanaria.platforms.local.binaries import Detached, free_port, http_get
+from kanaria.platforms.local.binaries import Detached, free_port, http_get, promtool_path
 from kanaria.platforms.local.envoy import EnvoyProcess, rds_file
 from kanaria.platforms.local.mesh import MeshSnapshot, Service, ServicePort, translate
 from kanaria.platforms.local.prometheus import PrometheusProcess
@@ -235,6 +235,12 @@ async def test_prometheus_is_adopted_not_restarted(mesh: Mesh) -> None:
     with pytest.raises(PermanentError):
         await PrometheusProcess.start(mesh.prometheus.state_dir)
     assert (await adopted.targets_up()) == {mesh.envoy.admin_address: True}
+    config = str(adopted.state_dir / "prometheus.yml")
+    check = await asyncio.create_subprocess_exec(
+        str(promtool_path()), "check", "config", config, stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await asyncio.wait_for(check.communicate(), 10)
+    assert check.returncode == 0, output
 
 
 def start_controller(state: Path) -> subprocess.Popen[bytes]:

@@ -51,7 +51,7 @@ ISTIO_DURATION_BUCKETS = (
     0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
     600000, 1800000, 3600000,
 )  # fmt: skip
-_POLL_SECONDS = 0.002
+_POLL_SECONDS = 0.001
 _FAILURE_COUNTERS = ("update_rejected", "update_failure")
 
 
