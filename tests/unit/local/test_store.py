@@ -254,3 +254,14 @@ async def test_change_feed_wakes_waiters_of_the_kind_written(tmp_path: Path) -> 
     assert await deployments == int(created["metadata"]["resourceVersion"])
     assert await services == since
     assert await store.changes.wait([DEPLOYMENT], 0, within=0) > 0
+
+
+async def test_change_listeners_hear_their_kinds_only(tmp_path: Path) -> None:
+    store = SqliteObjects(tmp_path / "objects.sqlite")
+    heard: list[str] = []
+    store.changes.listen([SERVICE], lambda: heard.append("service"))
+    store.changes.listen(None, lambda: heard.append("any"))
+    await store.create(deployment())
+    await store.create(SERVICE.new("test", "podinfo", spec={}))
+    await store.delete(SERVICE, "test", "podinfo")
+    assert heard == ["any", "service", "any", "service", "any"]

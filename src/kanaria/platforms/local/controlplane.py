@@ -1,0 +1,591 @@
+"""The local control plane: one process that owns the store and starts everything else.
+
+`kanaria local up` runs `python -m kanaria.platforms.local.controlplane` in its own session;
+`--foreground` runs the same `serve()` in the CLI's process. In order, it:
+
+1. locks the state dir (a second control plane on it refuses to start) and writes its config;
+2. opens the SQLite store, with the admission hook that gives Services their VIPs;
+3. starts (or adopts, after a crash) Envoy and Prometheus through the data plane's API;
+4. starts the controllers — the mesh sync below, the workload runtime, and whatever the caller
+   adds (the canary engine) — each supervised: a crash is logged and the controller restarted
+   with back-off, and `local status` shows it;
+5. serves the HTTP API last, so that "healthy" means everything above is up.
+
+Stopping cancels the controllers, stops the API, Envoy and Prometheus, then sweeps every process
+recorded in `pids/` or tagged with the platform's environment marker. `local down` does the same
+sweep itself when the control plane was SIGKILLed.
+
+Plug point: a `Controller` is a name and an `async def run(components)` that runs until
+cancelled. `Components` holds the store, its change feed, the network (VIPs, names, resolver,
+hosts files, pod IPs), the replica table, the clock and the data plane's handles. Pass extra
+controllers to `ControlPlane(...)`, add them to `standard_controllers()`, or name them on the
+command line with `--controller module:attribute`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from kanaria.clock import SystemClock
+from kanaria.errors import ConfigError, KanariaError, TemporaryError
+from kanaria.platforms.local.api import ControlPlaneApi, Validator
+from kanaria.platforms.local.envoy import EnvoyProcess
+from kanaria.platforms.local.mesh import (
+    Endpoint,
+    MeshSnapshot,
+    Service,
+    gateway_server_ports,
+    translate,
+)
+from kanaria.platforms.local.network import Network, Replica, ReplicaTable, selected
+from kanaria.platforms.local.prometheus import PrometheusProcess, ScrapeTarget
+from kanaria.platforms.local.state import (
+    ControlPlaneConfig,
+    StateDir,
+    acquire_lock,
+    ensure_token,
+    forget_process,
+    marked_processes,
+    record_process,
+    recorded_processes,
+    terminate,
+    write_api_address,
+    write_config,
+)
+from kanaria.platforms.local.store import SqliteObjects
+from kanaria.spec.objects import (
+    DESTINATION_RULE,
+    GATEWAY,
+    NAMESPACE,
+    SERVICE,
+    VIRTUAL_SERVICE,
+    Kind,
+    Object,
+    kind_of,
+    name_of,
+    namespace_of,
+)
+
+log = logging.getLogger(__name__)
+
+MESH_KINDS = (SERVICE, VIRTUAL_SERVICE, DESTINATION_RULE, GATEWAY, NAMESPACE)
+MESH_DEBOUNCE_SECONDS = 0.05
+RESTART_BACKOFF_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+STOP_GRACE_SECONDS = 5.0
+DEFAULT_GATEWAY_PORT = 18080
+PLACEHOLDER_VIP = "127.96.255.254"
+
+
+@dataclass
+class Components:
+    """What every controller gets: the platform's parts, already started."""
+
+    state: StateDir
+    config: ControlPlaneConfig
+    clock: SystemClock
+    objects: SqliteObjects
+    network: Network
+    replicas: ReplicaTable
+    envoy: EnvoyProcess | None = None
+    prometheus: PrometheusProcess | None = None
+    api_url: str | None = None
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.gateway_port}"
+
+    @property
+    def prometheus_url(self) -> str | None:
+        return self.prometheus.url if self.prometheus is not None else None
+
+    def urls(self) -> dict[str, str | None]:
+        envoy_admin = f"http://{self.envoy.admin_address}" if self.envoy else None
+        return {
+            "api": self.api_url,
+            "gateway": self.gateway_url,
+            "prometheus": self.prometheus_url,
+            "envoyAdmin": envoy_admin,
+        }
+
+
+@dataclass(frozen=True)
+class Controller:
+    """A part of the control plane that runs until cancelled (see the module docstring)."""
+
+    name: str
+    run: Callable[[Components], Awaitable[None]]
+
+
+@dataclass
+class _Supervised:
+    controller: Controller
+    task: asyncio.Task[None] | None = None
+    restarts: int = 0
+    last_error: str | None = None
+    running: bool = False
+
+
+# ---- the mesh: stored objects and replicas → Envoy and Prometheus ------------------------------
+
+
+class MeshSync:
+    """Keeps Envoy and Prometheus in step with the stored mesh objects and the ready replicas.
+
+    Every change marks the mesh dirty; after `MESH_DEBOUNCE_SECONDS` of quiet one rebuild
+    translates the whole snapshot and applies it, so a burst of writes (an apply of ten
+    objects, a rollout) costs one Envoy update. Invalid input keeps the last good config.
+    """
+
+    def __init__(self, components: Components) -> None:
+        self.components = components
+        self.dirty = asyncio.Event()
+        self.last_error: str | None = None
+        self.applied = 0
+
+    async def run(self) -> None:
+        self.components.objects.changes.listen(MESH_KINDS, self.dirty.set)
+        self.components.replicas.on_change(self.dirty.set)
+        self.dirty.set()
+        while True:
+            await self.dirty.wait()
+            await asyncio.sleep(MESH_DEBOUNCE_SECONDS)
+            self.dirty.clear()
+            await self.sync()
+
+    async def sync(self) -> None:
+        objects = self.components.objects
+        services = await objects.list(SERVICE, None)
+        namespaces = [name_of(ns) for ns in await objects.list(NAMESPACE, None)]
+        self.components.network.update_services(services, namespaces)
+        try:
+            snapshot = await self.snapshot(services)
+            resources = translate(snapshot)
+            if self.components.envoy is not None:
+                await self.components.envoy.apply(resources)
+        except KanariaError as exc:
+            self.last_error = str(exc)
+            log.warning("mesh update not applied: %s", exc)
+            return
+        self.last_error = None
+        self.applied += 1
+        self._update_scrape_targets()
+
+    async def snapshot(
+        self, services: Sequence[Object], extra: Sequence[Object] = ()
+    ) -> MeshSnapshot:
+        """The mesh as stored, with `extra` objects in place of stored ones of the same name."""
+        objects = self.components.objects
+        stored = {
+            kind: _replaced(await objects.list(kind, None), extra, kind)
+            for kind in (VIRTUAL_SERVICE, DESTINATION_RULE, GATEWAY)
+        }
+        ready = [r for r in self.components.replicas.replicas() if r.ready]
+        mesh_services = [
+            _mesh_service(service, ready)
+            for service in _replaced(list(services), extra, SERVICE)
+            if (service.get("spec") or {}).get("clusterIP", PLACEHOLDER_VIP) != "None"
+        ]
+        gateways = stored[GATEWAY]
+        return MeshSnapshot(
+            services=tuple(mesh_services),
+            virtual_services=tuple(stored[VIRTUAL_SERVICE]),
+            destination_rules=tuple(stored[DESTINATION_RULE]),
+            gateways=tuple(gateways),
+            gateway_ports=gateway_ports(gateways, self.components.config.gateway_port),
+        )
+
+    async def validate(self, manifests: Sequence[Object]) -> list[str]:
+        """Apply's check: would the mesh, with these objects, still translate?"""
+        mesh_kinds = {(k.group, k.kind) for k in MESH_KINDS}
+        if not any((kind_of(m).group, kind_of(m).kind) in mesh_kinds for m in manifests):
+            return []
+        services = await self.components.objects.list(SERVICE, None)
+        try:
+            translate(await self.snapshot(services, manifests))
+        except ConfigError as exc:
+            return [str(exc)]
+        return []
+
+    def _update_scrape_targets(self) -> None:
+        prometheus = self.components.prometheus
+        if prometheus is not None:
+            prometheus.update_targets(scrape_targets(self.components.replicas.replicas()))
+
+
+def _replaced(stored: list[Object], extra: Sequence[Object], kind: Kind) -> list[Object]:
+    wanted = (kind.group, kind.kind)
+    incoming = [obj for obj in extra if (kind_of(obj).group, kind_of(obj).kind) == wanted]
+    names = {(namespace_of(obj), name_of(obj)) for obj in incoming}
+    kept = [obj for obj in stored if (namespace_of(obj), name_of(obj)) not in names]
+    return kept + incoming
+
+
+def _mesh_service(service: Object, ready: Sequence[Replica]) -> Service:
+    spec = service.get("spec") or {}
+    vip = str(spec.get("clusterIP") or PLACEHOLDER_VIP)
+    chosen = selected(ready, namespace_of(service), spec.get("selector") or {})
+    endpoints = [
+        Endpoint(replica.workload, replica.ip, port.port, port.name, dict(replica.labels))
+        for replica in chosen
+        for port in replica.ports
+    ]
+    return Service.from_manifest(service, vip, endpoints)
+
+
+def gateway_ports(gateways: Iterable[Object], gateway_port: int) -> dict[int, int]:
+    """Gateway server port → local port: 80 → the configured gateway port; other ports from
+    1024 up keep their number, lower ones are moved up by 8000 (443 → 8443)."""
+    ports = {}
+    for port in gateway_server_ports(gateways):
+        ports[port] = gateway_port if port == 80 else (port if port >= 1024 else port + 8000)
+    return ports
+
+
+def scrape_targets(replicas: Iterable[Replica]) -> list[ScrapeTarget]:
+    """Ready replicas that ask to be scraped (`prometheus.io/scrape: "true"`), as Kubernetes
+    service discovery would find them."""
+    targets = []
+    for replica in replicas:
+        port = _metrics_port(replica)
+        if replica.ready and port is not None:
+            labels = {
+                **{key.replace("-", "_"): value for key, value in replica.labels.items()},
+                "kubernetes_namespace": replica.namespace,
+                "kubernetes_pod_name": replica.name,
+            }
+            path = replica.annotations.get("prometheus.io/path", "/metrics")
+            targets.append(ScrapeTarget(f"{replica.ip}:{port}", labels, path))
+    return targets
+
+
+def _metrics_port(replica: Replica) -> int | None:
+    if replica.annotations.get("prometheus.io/scrape") != "true":
+        return None
+    declared = replica.annotations.get("prometheus.io/port")
+    if declared and declared.isdigit():
+        return int(declared)
+    named = [p.port for p in replica.ports if p.name in ("http-metrics", "metrics")]
+    return named[0] if named else None
+
+
+def standard_controllers() -> list[Controller]:
+    """The controllers every local platform runs, besides the mesh sync.
+
+    The workload runtime (Deployments, HPAs) and the canary engine are added here.
+    """
+    return []
+
+
+# ---- the control plane -----------------------------------------------------------------------
+
+
+class ControlPlane:
+    """Start with `await plane.start()`, stop with `await plane.stop()` (idempotent)."""
+
+    def __init__(
+        self,
+        state: StateDir,
+        config: ControlPlaneConfig,
+        controllers: Sequence[Controller] = (),
+        *,
+        data_plane: bool = True,
+    ) -> None:
+        self.state = state
+        self.config = config
+        self.data_plane = data_plane
+        mesh = Controller("mesh", self._run_mesh)
+        self.controllers = [_Supervised(c) for c in (mesh, *controllers)]
+        self.components: Components | None = None
+        self.mesh: MeshSync | None = None
+        self.api: ControlPlaneApi | None = None
+        self.started_at = time.monotonic()
+        self._lock: IO[str] | None = None
+
+    async def start(self) -> Components:
+        self._lock = acquire_lock(self.state)
+        os.environ.update(self.state.marker())
+        write_config(self.state, self.config)
+        components = self.components = await self._open_store()
+        self.mesh = MeshSync(components)
+        if self.data_plane:
+            await self._start_data_plane(components)
+        for supervised in self.controllers:
+            supervised.task = asyncio.create_task(self._supervise(supervised))
+        await self._start_api(components)
+        return components
+
+    async def _open_store(self) -> Components:
+        network = Network(self.state.hosts)
+        objects = SqliteObjects(self.state.store, admissions=[network.services.admit])
+        network.services.sync(await objects.list(SERVICE, None))
+        if await objects.get(NAMESPACE, "", "default") is None:
+            await objects.create(NAMESPACE.new("", "default"))
+        clock = SystemClock(self.config.time_scale)
+        return Components(self.state, self.config, clock, objects, network, ReplicaTable())
+
+    async def _start_data_plane(self, components: Components) -> None:
+        components.envoy = await EnvoyProcess.ensure(self.state.envoy)
+        record_process(self.state, "envoy", components.envoy.pid)
+        components.prometheus = await PrometheusProcess.ensure(
+            self.state.prometheus, envoy_admin=components.envoy.admin_address
+        )
+        record_process(self.state, "prometheus", components.prometheus.process.pid)
+
+    async def _run_mesh(self, components: Components) -> None:
+        assert self.mesh is not None
+        await self.mesh.run()
+
+    async def _start_api(self, components: Components) -> None:
+        assert self.mesh is not None
+        config: dict[str, Any] = {}
+        validators: list[Validator] = [self.mesh.validate]
+        self.api = ControlPlaneApi(
+            components.objects,
+            ensure_token(self.state),
+            status=self.status,
+            config=config,
+            logs=self._logs,
+            validators=validators,
+        )
+        components.api_url = await self.api.start(port=self.config.api_port)
+        config.update(self._public_config(components))
+        write_api_address(self.state, components.api_url)
+
+    def _public_config(self, components: Components) -> dict[str, Any]:
+        return {
+            "timeScale": self.config.time_scale,
+            "gatewayPort": self.config.gateway_port,
+            "stateDir": str(self.state.root),
+            "urls": components.urls(),
+        }
+
+    def _logs(self, namespace: str, deployment: str) -> list[tuple[str, Any]]:
+        assert self.components is not None
+        return [
+            (replica.name, replica.log_path)
+            for replica in self.components.replicas.of_workload(namespace, deployment)
+            if replica.log_path is not None
+        ]
+
+    async def _supervise(self, supervised: _Supervised) -> None:
+        """Run a controller; restart it with back-off when it fails, never more than once a
+        second."""
+        assert self.components is not None
+        name = supervised.controller.name
+        while True:
+            supervised.running = True
+            try:
+                await supervised.controller.run(self.components)
+                log.info("controller %s finished", name)
+                supervised.running = False
+                return
+            except asyncio.CancelledError:
+                supervised.running = False
+                raise
+            except Exception as exc:  # a crashed controller must not stop the others
+                supervised.running = False
+                supervised.last_error = f"{exc.__class__.__name__}: {exc}"
+                log.exception("controller %s failed; restarting", name)
+            backoff = RESTART_BACKOFF_SECONDS[
+                min(supervised.restarts, len(RESTART_BACKOFF_SECONDS) - 1)
+            ]
+            supervised.restarts += 1
+            await asyncio.sleep(backoff)
+
+    async def status(self) -> dict[str, Any]:
+        """Each component and whether it is healthy, for `local status`."""
+        assert self.components is not None
+        components = self.components
+        parts = [self._store_status(components), await self._envoy_status(components)]
+        parts.append(await self._prometheus_status(components))
+        parts += [self._controller_status(s) for s in self.controllers]
+        replicas = components.replicas.replicas()
+        return {
+            "pid": os.getpid(),
+            "uptimeSeconds": round(time.monotonic() - self.started_at, 1),
+            "timeScale": self.config.time_scale,
+            "stateDir": str(self.state.root),
+            "urls": components.urls(),
+            "components": parts,
+            "replicas": {"total": len(replicas), "ready": sum(r.ready for r in replicas)},
+            "healthy": all(part["healthy"] for part in parts),
+        }
+
+    def _store_status(self, components: Components) -> dict[str, Any]:
+        return {
+            "name": "store",
+            "healthy": True,
+            "detail": f"{components.objects.path} (revision {components.objects.changes.latest})",
+        }
+
+    async def _envoy_status(self, components: Components) -> dict[str, Any]:
+        envoy = components.envoy
+        if envoy is None:
+            return {"name": "envoy", "healthy": not self.data_plane, "detail": "not started"}
+        last_error = self.mesh.last_error if self.mesh is not None else None
+        healthy = envoy.running() and last_error is None
+        detail = f"pid {envoy.pid}, admin http://{envoy.admin_address}"
+        if last_error:
+            detail += f"; last mesh update refused: {last_error}"
+        return {"name": "envoy", "healthy": healthy, "pid": envoy.pid, "detail": detail}
+
+    async def _prometheus_status(self, components: Components) -> dict[str, Any]:
+        prometheus = components.prometheus
+        if prometheus is None:
+            return {"name": "prometheus", "healthy": not self.data_plane, "detail": "not started"}
+        return {
+            "name": "prometheus",
+            "healthy": prometheus.running(),
+            "pid": prometheus.process.pid,
+            "detail": f"pid {prometheus.process.pid}, {prometheus.url}",
+        }
+
+    def _controller_status(self, supervised: _Supervised) -> dict[str, Any]:
+        detail = "running" if supervised.running else "stopped"
+        if supervised.restarts:
+            detail += f", {supervised.restarts} restarts, last error: {supervised.last_error}"
+        return {
+            "name": f"controller/{supervised.controller.name}",
+            "healthy": supervised.running,
+            "detail": detail,
+        }
+
+    async def stop(self) -> None:
+        """Stop controllers, the API, the data plane and every process the platform started."""
+        await self._cancel_controllers()
+        if self.api is not None:
+            await self.api.stop()
+            self.api = None
+        await self._stop_data_plane()
+        sweep(self.state)
+        self.state.api.unlink(missing_ok=True)
+        if self.components is not None:
+            self.components.objects.close()
+            self.components = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    async def _cancel_controllers(self) -> None:
+        tasks = [s.task for s in self.controllers if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS * 2)
+
+    async def _stop_data_plane(self) -> None:
+        components = self.components
+        if components is None:
+            return
+        for name, process in (("prometheus", components.prometheus), ("envoy", components.envoy)):
+            if process is not None:
+                with contextlib.suppress(KanariaError, OSError):
+                    await process.stop(STOP_GRACE_SECONDS)
+                forget_process(self.state, name)
+
+
+def sweep(state: StateDir, grace: float = STOP_GRACE_SECONDS) -> list[int]:
+    """Stop every process the platform started (pid files, then the environment marker);
+    returns the pids that survived SIGKILL (should be none)."""
+    records = [record for record in recorded_processes(state) if record.alive()]
+    survivors = terminate([record.pid for record in records], grace)
+    survivors += terminate(marked_processes(state), grace)
+    for record in recorded_processes(state):
+        if not record.alive():
+            forget_process(state, record.name)
+    return survivors
+
+
+# ---- the program -----------------------------------------------------------------------------
+
+
+async def serve(
+    state: StateDir,
+    config: ControlPlaneConfig,
+    controllers: Sequence[Controller] = (),
+    ready: Callable[[Components], None] | None = None,
+) -> None:
+    """Run a control plane until SIGTERM or SIGINT, then stop everything it started."""
+    plane = ControlPlane(state, config, controllers)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        components = await plane.start()
+        log.info("control plane ready: %s", components.urls())
+        if ready is not None:
+            ready(components)
+        await stop.wait()
+    finally:
+        log.info("control plane stopping")
+        await plane.stop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+def load_controllers(references: Iterable[str]) -> list[Controller]:
+    """`module:attribute` → the Controller (or list of them) it names."""
+    found: list[Controller] = []
+    for reference in references:
+        module_name, _, attribute = reference.partition(":")
+        try:
+            value = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"--controller {reference}: {exc}") from exc
+        items = value if isinstance(value, list | tuple) else [value]
+        if not all(isinstance(item, Controller) for item in items):
+            raise ConfigError(f"--controller {reference} is not a Controller")
+        found += items
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kanaria.platforms.local.controlplane",
+        description="The local platform's control plane (normally started by kanaria local up).",
+    )
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--gateway-port", type=int, default=DEFAULT_GATEWAY_PORT)
+    parser.add_argument("--api-port", type=int, default=0)
+    parser.add_argument("--controller", action="append", default=[], metavar="MODULE:ATTR")
+    parser.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.time_scale > 0:
+        print("error: --time-scale must be positive", file=sys.stderr)
+        return 2
+    config = ControlPlaneConfig(args.time_scale, args.gateway_port, args.api_port)
+    try:
+        controllers = standard_controllers() + load_controllers(args.controller)
+        asyncio.run(serve(StateDir.at(args.state_dir), config, controllers))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (KanariaError, TemporaryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
