@@ -146,3 +146,19 @@ def metric_below(key: str, metric: str, value: float, bound: float, unit: str = 
 
 def metric_above(key: str, metric: str, value: float, bound: float, unit: str = "") -> str:
     return f"Halt {key} advancement {metric} {value:.2f}{unit} > {bound:g}{unit}"
+
+
+def paused(key: str) -> str:
+    return f"Analysis of {key} paused on request"
+
+
+def resumed(key: str) -> str:
+    return f"Analysis of {key} resumed on request"
+
+
+def promotion_requested(key: str) -> str:
+    return f"Promotion of {key} requested: skipping the remaining analysis"
+
+
+def retrying(key: str) -> str:
+    return f"Retrying the release of {key} on request"

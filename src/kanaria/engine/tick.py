@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from kanaria.engine import messages, phases, strategies
+from kanaria.engine import actions, messages, phases, strategies
 from kanaria.engine.checks import Outcome, run_analysis
 from kanaria.engine.ports import Revision, Routes, World
 from kanaria.engine.release import Release
@@ -29,6 +29,8 @@ async def advance(world: World, namespace: str, name: str) -> None:
     release = Release(world, canary)
     if canary.spec.suspend:
         await release.event(messages.suspended())
+        return
+    if not await actions.handle_request(release):
         return
     started = time.monotonic()
     await tick(release)

@@ -372,6 +372,21 @@ class CheckResult(Model):
     time: str | None = None
 
 
+ACTION_ANNOTATION = "kanaria.dev/action"
+ACTION_ID_ANNOTATION = "kanaria.dev/action-id"
+ACTIONS = ("promote", "abort", "retry", "pause", "resume")
+
+
+class ActionRecord(Model):
+    """The answer to the last action requested on a Canary (kanaria's addition)."""
+
+    id: str
+    action: str
+    result: Literal["done", "rejected"]
+    message: str = ""
+    time: str | None = None
+
+
 class CanaryStatus(Model):
     phase: Phase = Phase.INITIALIZING
     failed_checks: int = 0
@@ -389,6 +404,8 @@ class CanaryStatus(Model):
     judge: dict[str, Any] | None = None
     observed_generation: int | None = None
     message: str | None = None
+    paused: bool = False
+    action: ActionRecord | None = None
 
 
 class Canary(Resource):
@@ -401,3 +418,16 @@ class Canary(Resource):
     def key(self) -> str:
         """`name.namespace`, as Flagger's event texts write a canary."""
         return f"{self.name}.{self.namespace}"
+
+    def requested_action(self) -> tuple[str, str] | None:
+        """The (id, action) asked for through annotations and not answered yet."""
+        annotations = self.metadata.annotations
+        action, action_id = (
+            annotations.get(ACTION_ANNOTATION),
+            annotations.get(ACTION_ID_ANNOTATION),
+        )
+        if not action or not action_id:
+            return None
+        if self.status.action is not None and self.status.action.id == action_id:
+            return None
+        return action_id, action
