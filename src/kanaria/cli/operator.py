@@ -1,0 +1,111 @@
+"""`kanaria operator`: run the Kubernetes operator (what the Deployment in deploy/ starts).
+
+Flags follow Flagger's where Flagger has them (`-metrics-server`, `-mesh-provider`, `-namespace`,
+`-enable-leader-election`, `-port`), spelled as kubectl spells flags. `--time-scale` shortens
+every interval by one factor, as the local platform's does, for demos and tests only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from kanaria.errors import ConfigError
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "operator",
+        help="run the Kubernetes operator (Canaries of flagger.app/v1beta1, Istio, Prometheus)",
+        description="Watch Canaries on a Kubernetes cluster and run their releases.",
+    )
+    parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster)")
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="watch this namespace; repeat for several (default: all namespaces)",
+    )
+    parser.add_argument(
+        "--metrics-server",
+        default="http://prometheus.istio-system:9090",
+        metavar="URL",
+        help="Prometheus for the builtin checks (a Canary's spec.metricsServer wins)",
+    )
+    parser.add_argument(
+        "--mesh-provider",
+        default="istio",
+        choices=["istio"],
+        help="the router of Canaries without spec.provider",
+    )
+    parser.add_argument(
+        "--leader-election",
+        action="store_true",
+        help="several replicas: only the oldest acts (kopf peering)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port of /healthz and /metrics (0: any free port)"
+    )
+    parser.add_argument("--event-webhook", metavar="URL", help="send every event to this URL")
+    parser.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR:PORT",
+        help="reach HOST:PORT (a webhook, the metrics server) at ADDR:PORT instead; repeatable",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="run every interval this many times faster (demos and tests)",
+    )
+    parser.add_argument(
+        "--min-metric-window",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="never query Prometheus over less than this (with --time-scale)",
+    )
+    parser.add_argument(
+        "--peering-lifetime",
+        type=int,
+        default=60,
+        metavar="SECONDS",
+        help="with --leader-election: how long a silent leader keeps its lease",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # imported here so that `kanaria validate` does not load kopf
+    from kanaria.platforms.kubernetes.controller import OperatorConfig  # noqa: PLC0415
+    from kanaria.platforms.kubernetes.network import parse_connect_to  # noqa: PLC0415
+    from kanaria.platforms.kubernetes.operator import run as run_operator  # noqa: PLC0415
+
+    if args.time_scale <= 0:
+        raise ConfigError(f"--time-scale must be positive, got {args.time_scale}")
+    if args.kubeconfig is not None:
+        if not args.kubeconfig.is_file():
+            raise ConfigError(f"--kubeconfig {args.kubeconfig}: no such file")
+        os.environ["KUBECONFIG"] = str(args.kubeconfig)  # for anything kopf reads on its own
+    config = OperatorConfig(
+        namespaces=tuple(args.namespace),
+        kubeconfig=args.kubeconfig,
+        metrics_server=args.metrics_server,
+        mesh_provider=args.mesh_provider,
+        leader_election=args.leader_election,
+        peering_lifetime=args.peering_lifetime,
+        port=args.port,
+        time_scale=args.time_scale,
+        min_metric_window=args.min_metric_window,
+        connect_to=parse_connect_to(args.connect_to),
+        event_webhook=args.event_webhook,
+    )
+    asyncio.run(run_operator(config))
+    return 0

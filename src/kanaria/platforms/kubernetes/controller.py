@@ -1,0 +1,174 @@
+"""What every Canary's daemon shares, and one tick of one Canary on a cluster.
+
+The engine runs here exactly as on the local platform: the shared Deployment target, Istio
+router, Event recorder, Prometheus observer and webhook client, given the Kubernetes
+`ObjectClient`. Two things are Kubernetes' own: each tick reads through a fresh `TickReads`, so
+one tick asks the API server for each object once; and the status store retries conflicts,
+since the status is the operator's only memory. A Canary that does not validate gets a Warning
+Event and `status.message`, and waits for a fix without disturbing the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from kanaria.analysis.observer import ObserverSettings, PrometheusObserver
+from kanaria.clock import SystemClock
+from kanaria.engine.metrics import PrometheusRecorder
+from kanaria.engine.ports import Recorder, World
+from kanaria.engine.tick import advance
+from kanaria.errors import ConfigError, KanariaError
+from kanaria.platforms.kubernetes.cache import TickReads
+from kanaria.platforms.kubernetes.network import ConnectToResolver, Endpoint
+from kanaria.platforms.kubernetes.status import KubernetesCanaryStore, write_status
+from kanaria.routing import router_for
+from kanaria.spec.canary import DEFAULT_INTERVAL_SECONDS, Canary, Phase
+from kanaria.spec.objects import Object, ObjectClient
+from kanaria.webhooks.client import HttpWebhookCaller
+from kanaria.workloads.canaries import parse_canary, report_invalid
+from kanaria.workloads.deployment import DeploymentTarget
+from kanaria.workloads.events import ObjectEventRecorder
+
+log = logging.getLogger(__name__)
+
+DEFAULT_METRICS_SERVER = "http://prometheus.istio-system:9090"
+MIN_WEBHOOK_TIMEOUT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """What `kanaria operator` was asked to do."""
+
+    namespaces: tuple[str, ...] = ()  # none: every namespace
+    kubeconfig: Path | None = None
+    metrics_server: str = DEFAULT_METRICS_SERVER
+    mesh_provider: str = "istio"
+    leader_election: bool = False
+    peering_lifetime: int = 60  # seconds a silent leader keeps its lease
+    port: int | None = 8080  # /healthz and /metrics; None: not served
+    time_scale: float = 1.0
+    min_metric_window: float = 0.0  # real seconds; a window must hold two scrapes
+    connect_to: Mapping[Endpoint, Endpoint] = field(default_factory=dict)
+    event_webhook: str | None = None
+
+
+class Controller:
+    """The operator's shared parts; `tick` advances one Canary by one step."""
+
+    def __init__(
+        self,
+        objects: ObjectClient,
+        config: OperatorConfig,
+        recorder: PrometheusRecorder | None = None,
+    ) -> None:
+        self.objects = objects
+        self.config = config
+        self.clock = SystemClock(config.time_scale)
+        self.recorder = recorder or PrometheusRecorder(mesh_provider=config.mesh_provider)
+        self.resolver = ConnectToResolver(dict(config.connect_to))
+        self._connector = aiohttp.TCPConnector(resolver=self.resolver, limit=100)
+        self.webhooks = HttpWebhookCaller(
+            self._connector,
+            time_scale=config.time_scale,
+            min_timeout=MIN_WEBHOOK_TIMEOUT_SECONDS,
+        )
+        settings = ObserverSettings(
+            metrics_server=config.metrics_server,
+            mesh_provider=config.mesh_provider,
+            time_scale=config.time_scale,
+            min_window_seconds=config.min_metric_window,
+        )
+        self.observer = PrometheusObserver(objects, settings, resolver=self.resolver)
+        self.events = ObjectEventRecorder(objects, self.clock)
+        self.canaries: set[tuple[str, str]] = set()
+
+    async def close(self) -> None:
+        await self.webhooks.close()
+        await self.observer.close()
+        await self._connector.close()
+
+    def world(self, provider: str | None) -> World:
+        """A world for one tick: reads remembered for the tick, everything else shared."""
+        reads = TickReads(self.objects)
+        recorder: Recorder = self.recorder
+        return World(
+            target=DeploymentTarget(reads, self.clock),
+            router=router_for(provider or self.config.mesh_provider, reads),
+            observer=self.observer,
+            webhooks=self.webhooks,
+            events=self.events,
+            canaries=KubernetesCanaryStore(reads),
+            clock=self.clock,
+            recorder=recorder,
+            event_webhook_url=self.config.event_webhook,
+        )
+
+    async def tick(self, body: Mapping[str, Any]) -> None:
+        """Advance the Canary `body` (kopf's live copy, for what a tick needs before reading)."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        status = body.get("status") or {}
+        try:
+            world = self.world((body.get("spec") or {}).get("provider"))
+            if not status.get("phase"):
+                await write_status(
+                    self.objects, namespace, name, {"phase": Phase.INITIALIZING.value}
+                )
+            await advance(world, namespace, name)
+        except ConfigError as exc:
+            log.warning("canary %s/%s is invalid: %s", namespace, name, exc)
+            await report_invalid(self.objects, self.events, namespace, name, exc)
+            return
+        except KanariaError as exc:
+            log.info("canary %s/%s: will retry next tick: %s", namespace, name, exc)
+            return
+        if status.get("message"):
+            await write_status(self.objects, namespace, name, {"message": None})
+
+    def pause_after(self, body: Mapping[str, Any]) -> float:
+        """Real seconds until the next tick: `analysis.interval` of the spec as it is now."""
+        return self.clock.scaled(interval_of(body))
+
+    def started(self, namespace: str, name: str) -> None:
+        self.canaries.add((namespace, name))
+        self._count()
+
+    def stopped(self, body: Mapping[str, Any]) -> None:
+        meta = body["metadata"]
+        self.canaries.discard((meta["namespace"], meta["name"]))
+        self._count()
+        canary = parsed(body)
+        if canary is not None:
+            self.recorder.forget(canary)
+
+    def _count(self) -> None:
+        counts: dict[str, int] = {}
+        for namespace, _ in self.canaries:
+            counts[namespace] = counts.get(namespace, 0) + 1
+        self.recorder.canary_totals(counts)
+
+
+def parsed(body: Mapping[str, Any]) -> Canary | None:
+    try:
+        return parse_canary(_plain(body))
+    except ConfigError:
+        return None
+
+
+def interval_of(body: Mapping[str, Any]) -> float:
+    """The analysis interval with Flagger's default and clamp (≥10 s); an invalid Canary is
+    looked at again after the default interval, in case it was fixed."""
+    canary = parsed(body)
+    return canary.spec.analysis.interval_seconds if canary else DEFAULT_INTERVAL_SECONDS
+
+
+def _plain(body: Mapping[str, Any]) -> Object:
+    """kopf's body views as plain dicts, for the spec parser."""
+    return {
+        key: _plain(value) if isinstance(value, Mapping) else value for key, value in body.items()
+    }
