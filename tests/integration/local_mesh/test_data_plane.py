@@ -20,12 +20,18 @@ from pathlib import Path
 
 import pytest
 
-from kanaria.errors import ConfigError, PermanentError
+from kanaria.errors import ConfigError, PermanentError, TemporaryError
 from kanaria.platforms.local.binaries import Detached, free_port, http_get, promtool_path
 from kanaria.platforms.local.envoy import EnvoyProcess, rds_file
 from kanaria.platforms.local.mesh import MeshSnapshot, Service, ServicePort, translate
 from kanaria.platforms.local.prometheus import PrometheusProcess
-from tests.integration.local_mesh.conftest import GATEWAY_REFERENCE, PORT, Mesh, hey
+from tests.integration.local_mesh.conftest import (
+    GATEWAY_REFERENCE,
+    PORT,
+    Mesh,
+    hey,
+    podinfo_virtual_service,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -197,6 +203,26 @@ async def test_two_clusters_of_one_workload_add_up_in_prometheus(mesh: Mesh) -> 
             break
         await asyncio.sleep(0.1)
     assert prometheus_total == envoy_total
+
+
+async def test_services_come_and_go_without_disturbing_the_others(mesh: Mesh) -> None:
+    base = mesh.snapshot(podinfo_virtual_service(50, 50))
+    extra_vip = f"127.{mesh.network}.2.9"
+    extra = Service(
+        "test", "extra", extra_vip, (ServicePort(PORT, PORT),), base.services[2].endpoints
+    )
+    grown = MeshSnapshot(**{**vars(base), "services": (*base.services, extra)})
+    await mesh.envoy.apply(translate(base))
+    result = await mesh.envoy.apply(translate(grown))
+    assert set(result.changed) == {"cds.json", "lds.json", rds_file(f"mesh|test|extra|{PORT}")}
+    assert (await http_get(f"{extra_vip}:{PORT}", "/")) == (200, b"v2\n")
+    result = await mesh.envoy.apply(translate(base))
+    assert set(result.changed) == {"cds.json", "lds.json"}
+    assert not (mesh.envoy.state_dir / rds_file(f"mesh|test|extra|{PORT}")).exists()
+    with pytest.raises(TemporaryError):
+        await http_get(f"{extra_vip}:{PORT}", "/", time_limit=0.5)
+    assert f"test|extra|{PORT}||podinfo" not in await mesh.envoy.clusters()
+    assert (await hey(mesh.gateway_url, "-n", "200", "-c", "5")) == {200: 200}
 
 
 async def test_rejected_config_keeps_the_old_weights_serving(mesh: Mesh) -> None:

@@ -347,13 +347,13 @@ class EnvoyProcess:
 
     async def cluster_counters(self, counter: str = "upstream_rq_total") -> dict[str, int]:
         """One counter of every cluster, by cluster name (e.g. requests sent to each)."""
-        stats = await self.stats(rf"^cluster\..*\.{re.escape(counter)}$")
+        stats = await self.stats(rf"^cluster\.[^.]*\.{re.escape(counter)}$")
         prefix_length, suffix_length = len("cluster."), len(counter) + 1
         return {name[prefix_length:-suffix_length]: int(value) for name, value in stats.items()}
 
     async def cluster_responses(self) -> dict[str, dict[int, int]]:
         """Responses by status code for every cluster: what `istio_requests_total` counts."""
-        stats = await self.stats(r"^cluster\..*\.upstream_rq_[1-5][0-9][0-9]$")
+        stats = await self.stats(r"^cluster\.[^.]*\.upstream_rq_[1-5][0-9][0-9]$")
         responses: dict[str, dict[int, int]] = {}
         for name, value in stats.items():
             cluster, _, code = name[len("cluster.") :].rpartition(".upstream_rq_")
@@ -362,12 +362,21 @@ class EnvoyProcess:
 
     async def route_configs(self) -> dict[str, Resource]:
         """The route configurations Envoy is serving now, by name, from its config dump."""
-        path = "/config_dump?resource=dynamic_route_configs"
+        configs = await self._config_dump("dynamic_route_configs")
+        return {c["route_config"]["name"]: c["route_config"] for c in configs}
+
+    async def clusters(self) -> dict[str, Resource]:
+        """The clusters Envoy is using now, by name (stats of removed ones may linger)."""
+        configs = await self._config_dump("dynamic_active_clusters")
+        return {c["cluster"]["name"]: c["cluster"] for c in configs}
+
+    async def _config_dump(self, resource: str) -> list[Resource]:
+        path = f"/config_dump?resource={resource}"
         status, body = await http_get(self.admin_address, path)
         if status != 200:
             raise TemporaryError(f"Envoy admin {path} answered {status}")
-        configs = json.loads(body).get("configs", [])
-        return {c["route_config"]["name"]: c["route_config"] for c in configs}
+        configs: list[Resource] = json.loads(body).get("configs", [])
+        return configs
 
 
 # ---- helpers without state -----------------------------------------------------------------
