@@ -23,7 +23,7 @@ def _progress(deployment: client.V1Deployment) -> tuple[int | None, str | None]:
 
 
 async def test_each_generation_rolls_out_after_the_delay(k8s_cluster: EmulatedCluster) -> None:
-    k8s_cluster.emulator.deployment_controller(rollout_delay=0.2)
+    k8s_cluster.emulator.deployment_controller(rollout_delay=0.5)
     apps = client.AppsV1Api(k8s_cluster.api)
 
     created = await apps.create_namespaced_deployment("test", manifests.deployment())

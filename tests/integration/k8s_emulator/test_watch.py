@@ -42,7 +42,7 @@ async def test_a_watch_sends_live_events_then_ends_on_time(k8s_cluster: Emulated
     await changes
 
     assert events == [("ADDED", "before"), ("ADDED", "during"), ("DELETED", "before")]
-    assert 0.9 < time.monotonic() - started < 3
+    assert 0.9 < time.monotonic() - started < 5
 
 
 async def test_a_watch_resumes_after_a_resource_version(k8s_cluster: EmulatedCluster) -> None:
