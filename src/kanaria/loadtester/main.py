@@ -18,6 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -84,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
 
-    def add(name: str, **kwargs: object) -> None:
-        parser.add_argument(f"-{name}", f"--{name}", **kwargs)  # type: ignore[arg-type]
+    def add(name: str, **kwargs: Any) -> None:
+        # Go's flag package reads -port and --port alike; Flagger's manifests use -port.
+        parser.add_argument(f"-{name}", f"--{name}", **kwargs)
 
     add("port", type=int, default=8080, help="HTTP port (default 8080)")
     add("host", default=None, help="bind address (default $POD_IP or 127.0.0.1)")
@@ -117,7 +119,7 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str]) -> Options:
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
+    log.handlers[:] = [handler]  # main() may run more than once in one process (tests)
     log.setLevel(_LEVELS[level])
     log.propagate = False
 

@@ -52,7 +52,7 @@ class JsonLineFormatter(logging.Formatter):
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLineFormatter())
-    log.addHandler(handler)
+    log.handlers[:] = [handler]  # main() may run more than once in one process (tests)
     log.setLevel(_LEVELS[level])
     log.propagate = False
 
