@@ -558,3 +558,16 @@ def test_service_from_manifest_and_named_target_ports() -> None:
     parsed = Service.from_manifest(manifest, "127.10.0.3", [endpoint])
     assert parsed.ports == (ServicePort(9898, "http", "http", "TCP"),)
     assert parsed.endpoints_for(parsed.ports[0]) == [endpoint]
+
+
+def test_multi_port_service_takes_the_listener_port_in_the_mesh() -> None:
+    ports = (ServicePort(9898, 9898, "http"), ServicePort(9797, 9797, "http-metrics"))
+    metrics = Endpoint("podinfo", "127.1.0.2", 9797)
+    multi = Service("test", "podinfo-canary", "127.10.0.3", ports, (CANARY, metrics))
+    vs = virtual_service(gateways=("mesh",))
+    vs["spec"]["hosts"] = ["podinfo"]
+    apex = Service("test", "podinfo", "127.10.0.1", ports, (PRIMARY,))
+    resources = translate(snapshot(vs, services=(apex, SERVICES[1], multi)))
+    assert weights(first_route(resources, "mesh|test|podinfo|9898"))[CANARY_CLUSTER] == 10
+    canary_metrics = first_route(resources, "mesh|test|podinfo-canary|9797")
+    assert weights(canary_metrics) == {"test|podinfo-canary|9797||podinfo": 100}

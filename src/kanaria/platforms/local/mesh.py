@@ -633,67 +633,74 @@ def _apply_tls(policy: Mapping[str, Any], where: _Where) -> None:
         )
 
 
+_TCP_POOL_FIELDS = ("maxConnections", "connectTimeout", "tcpKeepalive", "maxConnectionDuration")
+# h2UpgradePolicy, useClientProtocol and maxConcurrentStreams are accepted and have no effect:
+# the cluster already speaks whatever protocol the client used.
+_HTTP_POOL_FIELDS = (
+    "http1MaxPendingRequests",
+    "http2MaxRequests",
+    "maxRequestsPerConnection",
+    "maxRetries",
+    "idleTimeout",
+    "h2UpgradePolicy",
+    "useClientProtocol",
+    "maxConcurrentStreams",
+)
+_HTTP_POOL_LIMITS = (
+    ("http1MaxPendingRequests", "max_pending_requests"),
+    ("http2MaxRequests", "max_requests"),
+    ("maxRetries", "max_retries"),
+)
+
+
 def _apply_connection_pool(cluster: Resource, pool: Mapping[str, Any], where: _Where) -> None:
     path = "spec.trafficPolicy.connectionPool"
     _only(pool, ("tcp", "http"), where, path)
-    thresholds = cluster["circuit_breakers"]["thresholds"][0]
-    tcp = _dict(pool.get("tcp"), where, f"{path}.tcp")
-    _only(
-        tcp,
-        ("maxConnections", "connectTimeout", "tcpKeepalive", "maxConnectionDuration"),
-        where,
-        f"{path}.tcp",
-    )
+    common: Resource = {}  # Envoy's common HTTP options hold settings from both sections
+    _apply_tcp_pool(cluster, common, _dict(pool.get("tcp"), where, f"{path}.tcp"), where)
+    _apply_http_pool(cluster, common, _dict(pool.get("http"), where, f"{path}.http"), where)
+    if common:
+        options = cluster["typed_extension_protocol_options"][_HTTP_OPTIONS_KEY]
+        options["common_http_protocol_options"] = common
+
+
+def _apply_tcp_pool(
+    cluster: Resource, common: Resource, tcp: Mapping[str, Any], where: _Where
+) -> None:
+    path = "spec.trafficPolicy.connectionPool.tcp"
+    _only(tcp, _TCP_POOL_FIELDS, where, path)
     if "maxConnections" in tcp:
-        thresholds["max_connections"] = _int(
-            tcp["maxConnections"], where, f"{path}.tcp.maxConnections", 1
-        )
+        limit = _int(tcp["maxConnections"], where, f"{path}.maxConnections", 1)
+        cluster["circuit_breakers"]["thresholds"][0]["max_connections"] = limit
     if "connectTimeout" in tcp:
         cluster["connect_timeout"] = _duration(
-            tcp["connectTimeout"], where, f"{path}.tcp.connectTimeout"
+            tcp["connectTimeout"], where, f"{path}.connectTimeout"
         )
-    keepalive = _dict(tcp.get("tcpKeepalive"), where, f"{path}.tcp.tcpKeepalive")
+    keepalive = _dict(tcp.get("tcpKeepalive"), where, f"{path}.tcpKeepalive")
     if keepalive:
-        cluster["upstream_connection_options"] = {
-            "tcp_keepalive": _keepalive(keepalive, where, f"{path}.tcp.tcpKeepalive")
-        }
-    options = cluster["typed_extension_protocol_options"][_HTTP_OPTIONS_KEY]
-    common: Resource = {}
+        options = _keepalive(keepalive, where, f"{path}.tcpKeepalive")
+        cluster["upstream_connection_options"] = {"tcp_keepalive": options}
     if "maxConnectionDuration" in tcp:
         common["max_connection_duration"] = _duration(
-            tcp["maxConnectionDuration"], where, f"{path}.tcp.maxConnectionDuration"
+            tcp["maxConnectionDuration"], where, f"{path}.maxConnectionDuration"
         )
-    http = _dict(pool.get("http"), where, f"{path}.http")
-    _only(
-        http,
-        (
-            "http1MaxPendingRequests",
-            "http2MaxRequests",
-            "maxRequestsPerConnection",
-            "maxRetries",
-            "idleTimeout",
-            "h2UpgradePolicy",
-            "useClientProtocol",
-            "maxConcurrentStreams",
-        ),
-        where,
-        f"{path}.http",
-    )
-    for field_name, key in (
-        ("http1MaxPendingRequests", "max_pending_requests"),
-        ("http2MaxRequests", "max_requests"),
-        ("maxRetries", "max_retries"),
-    ):
+
+
+def _apply_http_pool(
+    cluster: Resource, common: Resource, http: Mapping[str, Any], where: _Where
+) -> None:
+    path = "spec.trafficPolicy.connectionPool.http"
+    _only(http, _HTTP_POOL_FIELDS, where, path)
+    thresholds = cluster["circuit_breakers"]["thresholds"][0]
+    for field_name, key in _HTTP_POOL_LIMITS:
         if field_name in http:
-            thresholds[key] = _int(http[field_name], where, f"{path}.http.{field_name}", 0)
+            thresholds[key] = _int(http[field_name], where, f"{path}.{field_name}", 0)
     if http.get("maxRequestsPerConnection"):
         common["max_requests_per_connection"] = _int(
-            http["maxRequestsPerConnection"], where, f"{path}.http.maxRequestsPerConnection", 1
+            http["maxRequestsPerConnection"], where, f"{path}.maxRequestsPerConnection", 1
         )
     if "idleTimeout" in http:
-        common["idle_timeout"] = _duration(http["idleTimeout"], where, f"{path}.http.idleTimeout")
-    if common:
-        options["common_http_protocol_options"] = common
+        common["idle_timeout"] = _duration(http["idleTimeout"], where, f"{path}.idleTimeout")
 
 
 def _keepalive(keepalive: Mapping[str, Any], where: _Where, path: str) -> Resource:
@@ -1259,6 +1266,8 @@ def _destination_port(
     for service_port in service.ports:
         if context.gateway == MESH_GATEWAY and service_port.port == context.port:
             return service_port
+    if context.gateway is None:
+        return service.ports[0]  # only validating: the mesh listener will pick its own port
     raise where.error(
         f"{path}.port", f"Service {service.namespace}/{service.name} has several ports; name one"
     )
