@@ -21,7 +21,7 @@ from kanaria.spec.canary import CheckResult, HookType, Metric, NoDataPolicy
 class Outcome(Enum):
     PASSED = "passed"
     FAILED = "failed"  # counts a failed check
-    HELD = "held"  # do not advance, do not count
+    HELD = "held"  # do not advance, do not count (or the judge already acted)
 
 
 @dataclass(frozen=True)

@@ -162,3 +162,7 @@ def promotion_requested(key: str) -> str:
 
 def retrying(key: str) -> str:
     return f"Retrying the release of {key} on request"
+
+
+def judge_passed(key: str, explanation: str) -> str:
+    return f"Sequential judge passed {key}, promoting early: {explanation}"

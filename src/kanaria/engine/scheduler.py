@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from kanaria.engine.ports import World
-from kanaria.engine.tick import advance
+from kanaria.engine.tick import advance, look
 from kanaria.errors import ConfigError, KanariaError
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ ReportInvalid = Callable[[CanaryKey, ConfigError], Awaitable[None]]
 @dataclass
 class _Job:
     task: asyncio.Task[None]
-    interval: float
+    interval: tuple[float, float]
 
 
 class Scheduler:
@@ -82,21 +82,35 @@ class Scheduler:
                 job.task.cancel()
             self._jobs[key] = _Job(asyncio.create_task(self._job(key, interval)), interval)
 
-    async def _interval(self, key: CanaryKey) -> float:
+    async def _interval(self, key: CanaryKey) -> tuple[float, float]:
+        """The canary's analysis interval, and how often its judge looks (0: no judge)."""
         try:
             canary = await self.world.canaries.get(*key)
         except ConfigError:
-            return 0.0
-        return canary.spec.analysis.interval_seconds if canary else 0.0
+            return 0.0, 0.0
+        if canary is None:
+            return 0.0, 0.0
+        judge = canary.spec.analysis.judge
+        return canary.spec.analysis.interval_seconds, judge.look_interval if judge else 0.0
 
-    async def _job(self, key: CanaryKey, interval: float) -> None:
+    async def _job(self, key: CanaryKey, interval: tuple[float, float]) -> None:
+        tick_every, look_every = interval
+        tick_every = tick_every or self.control_loop_seconds
         while True:
             await self.tick_once(key)
-            await self.world.clock.sleep(interval or self.control_loop_seconds)
+            waited = 0.0
+            while look_every and waited + look_every < tick_every:
+                await self.world.clock.sleep(look_every)
+                waited += look_every
+                await self._guarded(key, look(self.world, *key))
+            await self.world.clock.sleep(tick_every - waited)
 
     async def tick_once(self, key: CanaryKey) -> None:
+        await self._guarded(key, advance(self.world, *key))
+
+    async def _guarded(self, key: CanaryKey, step: Awaitable[None]) -> None:
         try:
-            await advance(self.world, *key)
+            await step
         except ConfigError as exc:
             log.warning("canary %s/%s is invalid: %s", *key, exc)
             if self.report_invalid is not None:

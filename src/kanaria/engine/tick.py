@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from kanaria.engine import actions, messages, phases, strategies
+from kanaria.engine import actions, judging, messages, phases, strategies
 from kanaria.engine.checks import Outcome, run_analysis
 from kanaria.engine.ports import Revision, Routes, World
 from kanaria.engine.release import Release
@@ -114,7 +114,17 @@ async def analyse(release: Release, routes: Routes) -> Outcome:
     outcome = await run_analysis(release)
     if outcome is Outcome.FAILED:
         await release.count_failed_check()
+    if outcome is Outcome.PASSED and await judging.look(release):
+        return Outcome.HELD  # the judge rolled back or promoted: no step this tick
     return outcome
+
+
+async def look(world: World, namespace: str, name: str) -> None:
+    """Between ticks: let the sequential judge look at the counts (and act on its verdict)."""
+    canary = await world.canaries.get(namespace, name)
+    if canary is None or canary.spec.suspend or canary.status.paused:
+        return
+    await judging.look(Release(world, canary))
 
 
 async def _pre_rollout(release: Release) -> Outcome:

@@ -230,15 +230,29 @@ class SessionAffinity(Model):
         return self
 
 
+class ToleranceSpec(Model):
+    """How much worse than the primary the canary may be: its rate may reach
+    max((1 + relative) × primary's rate, absolute)."""
+
+    relative: float = Field(ge=0)
+    absolute: float = Field(ge=0, lt=1)
+
+
 class Judge(Model):
     """kanaria's sequential judge (docs/analysis.md); off unless present."""
 
     type: Literal["sequential"] = "sequential"
     alpha: float = Field(default=0.01, gt=0, lt=1)
-    tolerance: float = Field(default=0.5, ge=0)
-    latency_threshold: Duration = 0.5
-    min_canary_requests: int = Field(default=200, ge=1)
+    error_tolerance: ToleranceSpec = Field(
+        default_factory=lambda: ToleranceSpec(relative=0.2, absolute=0.001)
+    )
+    latency_tolerance: ToleranceSpec = Field(
+        default_factory=lambda: ToleranceSpec(relative=0.2, absolute=0.01)
+    )
+    latency_bound: Duration | None = 0.5
+    min_canary_requests: int = Field(default=1000, ge=0)
     early_promotion: bool = False
+    look_interval: Duration = 10.0
 
 
 class Analysis(Model):
