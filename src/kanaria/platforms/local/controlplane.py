@@ -51,6 +51,7 @@ from kanaria.platforms.local.mesh import (
 from kanaria.platforms.local.network import Network, Replica, ReplicaTable, selected
 from kanaria.platforms.local.prometheus import PrometheusProcess, ScrapeTarget
 from kanaria.platforms.local.state import (
+    PLATFORM_MARKER_VARIABLE,
     ControlPlaneConfig,
     StateDir,
     acquire_lock,
@@ -311,9 +312,12 @@ class ControlPlane:
         self.api: ControlPlaneApi | None = None
         self.started_at = time.monotonic()
         self._lock: IO[str] | None = None
+        self._marker_before: str | None = None
 
     async def start(self) -> Components:
         self._lock = acquire_lock(self.state)
+        # Every process started from here on inherits the marker, so `local down` finds it.
+        self._marker_before = os.environ.get(PLATFORM_MARKER_VARIABLE)
         os.environ.update(self.state.marker())
         write_config(self.state, self.config)
         components = self.components = await self._open_store()
@@ -474,8 +478,16 @@ class ControlPlane:
             self.components.objects.close()
             self.components = None
         if self._lock is not None:
+            self._restore_marker()
             self._lock.close()
             self._lock = None
+
+    def _restore_marker(self) -> None:
+        """An in-process control plane (tests, the demo) leaves the environment as it was."""
+        if self._marker_before is None:
+            os.environ.pop(PLATFORM_MARKER_VARIABLE, None)
+        else:
+            os.environ[PLATFORM_MARKER_VARIABLE] = self._marker_before
 
     async def _cancel_controllers(self) -> None:
         tasks = [s.task for s in self.controllers if s.task is not None]
