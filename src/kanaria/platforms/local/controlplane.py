@@ -40,6 +40,7 @@ from typing import IO, Any
 from kanaria.clock import SystemClock
 from kanaria.errors import ConfigError, KanariaError, TemporaryError
 from kanaria.platforms.local.api import ControlPlaneApi, Validator
+from kanaria.platforms.local.deployments import run_workloads
 from kanaria.platforms.local.envoy import EnvoyProcess
 from kanaria.platforms.local.mesh import (
     Endpoint,
@@ -281,11 +282,9 @@ def _metrics_port(replica: Replica) -> int | None:
 
 
 def standard_controllers() -> list[Controller]:
-    """The controllers every local platform runs, besides the mesh sync.
-
-    The workload runtime (Deployments, HPAs) and the canary engine are added here.
-    """
-    return []
+    """The controllers every local platform runs, besides the mesh sync: the workload runtime
+    (replica processes, probes, Deployments, HPAs). The canary engine is added here too."""
+    return [Controller("workloads", run_workloads)]
 
 
 # ---- the control plane -----------------------------------------------------------------------
@@ -514,8 +513,8 @@ def sweep(state: StateDir, grace: float = STOP_GRACE_SECONDS) -> list[int]:
     survivors = terminate([record.pid for record in records], grace)
     survivors += terminate(marked_processes(state), grace)
     for record in recorded_processes(state):
-        if not record.alive():
-            forget_process(state, record.name)
+        if not record.alive() and record.path is not None:
+            record.path.unlink(missing_ok=True)
     return survivors
 
 

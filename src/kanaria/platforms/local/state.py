@@ -24,7 +24,7 @@ import os
 import secrets
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -232,11 +232,16 @@ def lock_owner(state: StateDir) -> int | None:
 
 @dataclass(frozen=True)
 class ProcessRecord:
-    """One process the platform started; `start` is its kernel start time (pid reuse guard)."""
+    """One process the platform started; `start` is its kernel start time (pid reuse guard).
+
+    Other components may write their own records into `pids/` (any file name ending in
+    `.json`) as long as they carry these three fields; `path` is where it was read from.
+    """
 
     name: str
     pid: int
     start: int
+    path: Path | None = field(default=None, compare=False)
 
     def alive(self) -> bool:
         return process_start_time(self.pid) == self.start
@@ -247,10 +252,10 @@ def record_process(state: StateDir, name: str, pid: int) -> ProcessRecord:
     start = process_start_time(pid)
     if start is None:
         raise PermanentError(f"process {pid} ({name}) is not running")
-    record = ProcessRecord(name, pid, start)
+    path = _pid_file(state, name)
     state.pids.mkdir(parents=True, exist_ok=True)
-    write_atomically(_pid_file(state, name), json.dumps(asdict(record)))
-    return record
+    write_atomically(path, json.dumps({"name": name, "pid": pid, "start": start}))
+    return ProcessRecord(name, pid, start, path)
 
 
 def forget_process(state: StateDir, name: str) -> None:
@@ -264,7 +269,8 @@ def recorded_processes(state: StateDir) -> list[ProcessRecord]:
         raw = _read_json(path)
         if raw is not None:
             with contextlib.suppress(KeyError, TypeError, ValueError):
-                records.append(ProcessRecord(str(raw["name"]), int(raw["pid"]), int(raw["start"])))
+                name, pid, start = str(raw["name"]), int(raw["pid"]), int(raw["start"])
+                records.append(ProcessRecord(name, pid, start, path))
     return records
 
 

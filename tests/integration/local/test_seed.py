@@ -1,0 +1,134 @@
+"""The seed's manifests on a real local platform: replicas start, become ready behind their
+Service VIP, roll to a new image, write logs, and are all gone after `local down`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+
+from kanaria.platforms.local.state import recorded_processes
+from tests.integration.local.conftest import SEED, Platform, leftovers
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def wait_for(check: Callable[[], bool], within: float = 30.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"not true within {within} s")
+
+
+def deployment(platform: Platform, name: str) -> dict[str, object]:
+    result = platform.run("get", "deploy", name, "-n", "test", "-o", "json")
+    assert result.code == 0, result.err
+    loaded: dict[str, object] = json.loads(result.out)
+    return loaded
+
+
+def ready(platform: Platform, name: str, replicas: int, image: str | None = None) -> bool:
+    obj = deployment(platform, name)
+    status = obj.get("status") or {}
+    assert isinstance(status, dict)
+    if image is not None:
+        spec = obj["spec"]
+        assert isinstance(spec, dict)
+        if spec["template"]["spec"]["containers"][0]["image"] != image:
+            return False
+    return (
+        status.get("readyReplicas") == replicas
+        and status.get("availableReplicas") == replicas
+        and status.get("updatedReplicas") == replicas
+        and status.get("replicas") == replicas
+        and status.get("observedGeneration") == (obj["metadata"] or {}).get("generation")  # type: ignore[union-attr]
+    )
+
+
+def get_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return str(response.read().decode())
+
+
+def test_the_seed_runs_rolls_and_stops(platform: Platform) -> None:
+    assert platform.run("apply", "-f", str(SEED)).code == 0
+    took = wait_for(
+        lambda: ready(platform, "podinfo", 2) and ready(platform, "flagger-loadtester", 1)
+    )
+    print(f"seed applied → podinfo 2/2 and load tester 1/1 ready in {took:.1f} s")
+
+    table = platform.run("get", "deploy", "-n", "test").out.splitlines()
+    assert [line.split()[:4] for line in table[1:]] == [
+        ["flagger-loadtester", "1/1", "1", "1"],
+        ["podinfo", "2/2", "2", "2"],
+    ]
+    service = json.loads(
+        platform.run("get", "svc", "flagger-loadtester", "-n", "test", "-o", "json").out
+    )
+    vip = service["spec"]["clusterIP"]
+    wait_for(lambda: _answers(f"http://{vip}/healthz"))
+
+    logs = platform.run("logs", "deployment/podinfo", "-n", "test", "--tail", "5")
+    assert logs.code == 0, logs.err
+    assert "Found 2 pods, using pod/podinfo-" in logs.err
+    assert '"version": "3.1.0"' in logs.out
+
+    image = "stefanprodan/podinfo:3.1.1"
+    assert (
+        platform.run("set", "image", "deployment/podinfo", f"podinfod={image}", "-n", "test").code
+        == 0
+    )
+    took = wait_for(lambda: ready(platform, "podinfo", 2, image))
+    print(f"rolling update to 3.1.1 complete in {took:.1f} s")
+    wait_for(
+        lambda: '"version": "3.1.1"' in platform.run("logs", "deploy/podinfo", "-n", "test").out
+    )
+
+    described = platform.run("describe", "deployment/podinfo", "-n", "test")
+    assert "Available" in described.out
+
+    def running_replicas() -> int:
+        return len(
+            [
+                r
+                for r in recorded_processes(platform.state)
+                if r.alive() and r.name.startswith("replica")
+            ]
+        )
+
+    wait_for(lambda: running_replicas() == 3)  # the old version's replicas are gone
+    assert platform.run("delete", "deployment/podinfo", "-n", "test").code == 0
+    wait_for(
+        lambda: (
+            len(
+                [r for r in recorded_processes(platform.state) if "podinfo" in r.name and r.alive()]
+            )
+            == 0
+        )
+    )
+
+    assert platform.run("local", "down").code == 0
+    assert leftovers(platform.state) == []
+    assert asyncio.run(_nothing_listens(vip)) is True
+
+
+def _answers(url: str) -> bool:
+    try:
+        return get_text(url).strip() == "OK"
+    except OSError:
+        return False
+
+
+async def _nothing_listens(vip: str) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(vip, 80), 1)
+    except (OSError, TimeoutError):
+        return True
+    writer.close()
+    return False
