@@ -80,10 +80,12 @@ async def apply(cluster: EmulatedCluster, manifest: dict[str, Any]) -> dict[str,
     return await cluster.emulator.create_object(_PLURALS[body["kind"]], body, namespace)
 
 
-async def apply_seed(cluster: EmulatedCluster, name: str = "podinfo", **spec: Any) -> None:
-    """The seed's Deployment, HPA and Canary (with `spec` fields changed) for `name`."""
+async def apply_seed(
+    cluster: EmulatedCluster, name: str = "podinfo", analysis: dict[str, Any] | None = None
+) -> None:
+    """The seed's Deployment, HPA and Canary for `name`, with `analysis` fields replaced."""
     canary = renamed(seed("podinfo-canary.yaml"), name)
-    canary["spec"].update(spec)
+    canary["spec"]["analysis"].update(analysis or {})
     for manifest in (renamed(seed("podinfo.yaml"), name), renamed(seed("hpa.yaml"), name), canary):
         await apply(cluster, manifest)
 
@@ -92,6 +94,9 @@ async def set_image(cluster: EmulatedCluster, name: str, image: str) -> None:
     """`kubectl set image deployment/NAME podinfod=IMAGE -n test` (a strategic merge patch)."""
     patch = {"spec": {"template": {"spec": {"containers": [{"name": "podinfod", "image": image}]}}}}
     await client.AppsV1Api(cluster.api).patch_namespaced_deployment(name, "test", patch)
+
+
+QUICK = {"metrics": [], "webhooks": []}  # the seed's analysis without checks: no Prometheus needed
 
 
 def canary_status(cluster: EmulatedCluster, name: str = "podinfo") -> dict[str, Any]:
@@ -179,7 +184,9 @@ async def operator_thread(
 
 
 @contextlib.contextmanager
-def operator_process(cluster: EmulatedCluster, settings: OperatorConfig) -> Iterator[subprocess.Popen[bytes]]:
+def operator_process(
+    cluster: EmulatedCluster, settings: OperatorConfig
+) -> Iterator[subprocess.Popen[bytes]]:
     """`kanaria operator …` as a process of its own, which a test may kill."""
     command = [
         sys.executable, "-m", "kanaria", "operator",

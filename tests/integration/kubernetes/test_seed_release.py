@@ -56,6 +56,8 @@ async def test_the_seed_release(
         initialized = _objects(cluster)
         await set_image(cluster, "podinfo", "stefanprodan/podinfo:3.1.1")
         await eventually(lambda: phase(cluster) == "Succeeded", within=40)
+        # the last event comes after the status write
+        await eventually(lambda: _folded(cluster, SEED_EVENTS[-1]), within=5)
 
     primary, services, rules, hpa = initialized
     assert primary["spec"]["selector"]["matchLabels"] == {"app": "podinfo-primary"}
@@ -93,6 +95,14 @@ async def test_the_seed_release(
     }
     assert [call["name"] for call in hooks.calls][:1] == ["podinfo"]
     assert {call["metadata"].get("type") for call in hooks.calls} == {"bash", None}
+
+
+async def _folded(cluster: EmulatedCluster, expected: tuple[str, int, str]) -> bool:
+    posted = await events(cluster)
+    return (
+        bool(posted)
+        and (posted[-1]["type"], posted[-1]["count"], posted[-1]["message"]) == expected
+    )
 
 
 def _objects(cluster: EmulatedCluster) -> tuple[dict, dict, set[str], dict]:  # type: ignore[type-arg]
