@@ -130,8 +130,11 @@ async def test_services_route_to_ready_replicas_by_name(plane: ControlPlane) -> 
             await eventually(lambda: _status_is(session, f"http://{vip}/", 503))
     finally:
         await backend.stop()
-    targets = json.loads((components.state.prometheus / "app-targets.json").read_text())
-    assert targets == []  # unready replicas are not scraped
+
+    async def nothing_scraped() -> bool:  # unready replicas are not scraped
+        return json.loads((components.state.prometheus / "app-targets.json").read_text()) == []
+
+    await eventually(nothing_scraped)
     components.replicas.put(record)
     await eventually(lambda: _scraped(components, f"{record.ip}:9797"))
 

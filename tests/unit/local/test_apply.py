@@ -152,3 +152,19 @@ async def test_server_side_validation_reports_the_field() -> None:
 )
 def test_resource_names_read_as_kubectl_prints_them(kind: Kind, name: str) -> None:
     assert resource_name(kind) == name
+
+
+async def test_replicas_set_by_an_autoscaler_survive_a_reapply() -> None:
+    objects = MemoryObjects()
+    await apply_manifests(objects, [namespace("test"), deployment()])
+    await objects.patch(DEPLOYMENT, "test", "podinfo", {"spec": {"replicas": 3}})
+    again = await apply_manifests(objects, [deployment()])
+    assert lines(again) == ["deployment.apps/podinfo unchanged"]
+    explicit = deployment()
+    explicit["spec"]["replicas"] = 1
+    assert lines(await apply_manifests(objects, [explicit])) == [
+        "deployment.apps/podinfo configured"
+    ]
+    stored = await objects.get(DEPLOYMENT, "test", "podinfo")
+    assert stored is not None
+    assert stored["spec"]["replicas"] == 1

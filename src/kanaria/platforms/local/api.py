@@ -57,9 +57,12 @@ StatusSource = Callable[[], Awaitable[dict[str, Any]]]
 LogSource = Callable[[str, str], list[tuple[str, Path]]]
 MAX_WATCH_SECONDS = 60.0
 MAX_LOG_BYTES = 4 * 1024 * 1024
-# Fields the server fills in: a manifest that leaves them out does not change them.
-_SERVER_FIELDS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
-    ("v1", "Service"): (("spec", "clusterIP"),),
+# Fields that others own once the object exists — the API server (a Service's VIP), an
+# autoscaler (a Deployment's replicas): a manifest that leaves them out keeps them, as
+# kubectl's apply does, rather than scaling the Deployment back to one replica.
+_KEPT_FIELDS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("", "Service"): (("spec", "clusterIP"),),
+    ("apps", "Deployment"): (("spec", "replicas"),),
 }
 
 
@@ -128,16 +131,15 @@ async def _apply_one(objects: ObjectClient, manifest: Object) -> Applied:
 
 def _desired(manifest: Object, current: Object) -> Object:
     """The manifest as a replacement: its body, labels and annotations; the server's fields
-    (uid, status, a Service's clusterIP) stay as stored."""
+    (uid, status) and the kept ones (`_KEPT_FIELDS`) stay as stored."""
     desired: Object = json.loads(json.dumps(manifest, default=str))
     metadata = desired.setdefault("metadata", {})
     for field in ("labels", "annotations"):
         if field not in metadata and (current.get("metadata") or {}).get(field):
             metadata[field] = {}
     desired.pop("status", None)
-    for path in _SERVER_FIELDS.get(
-        (str(manifest.get("apiVersion")), str(manifest.get("kind"))), ()
-    ):
+    kind = kind_of(manifest)
+    for path in _KEPT_FIELDS.get((kind.group, kind.kind), ()):
         _copy_field(current, desired, path)
     return desired
 
