@@ -260,6 +260,8 @@ def _in_namespace(manifest: Object, namespace: str | None) -> Object:
 
 async def get_command(client: ApiClient, args: argparse.Namespace) -> int:
     kind_text, _, first_name = args.kind.partition("/")
+    if kind_text.lower() in POD_NAMES:
+        return await get_pods(client, args)
     rtype = resource_type(kind_text)
     names = ([first_name] if first_name else []) + list(args.names)
     namespace = None if args.all_namespaces else _namespace(args)
@@ -493,6 +495,46 @@ def _virtual_service_row(obj: Object, now: datetime) -> list[str]:
 
 def _destination_rule_row(obj: Object, now: datetime) -> list[str]:
     return [name_of(obj), str((obj.get("spec") or {}).get("host", "")), _created(obj, now)]
+
+
+# ---- pods: the replicas the workload runtime runs -------------------------------------------
+
+POD_NAMES = frozenset({"pod", "pods", "po"})
+
+
+async def get_pods(client: ApiClient, args: argparse.Namespace) -> int:
+    namespace = None if args.all_namespaces else _namespace(args)
+    replicas = await client.replicas(namespace)
+    wanted = set(args.names) | ({args.kind.partition("/")[2]} - {""})
+    replicas = [r for r in replicas if not wanted or r["name"] in wanted]
+    if args.output in ("yaml", "json"):
+        print(render_objects(replicas, args.output, single=False))
+        return 0
+    if not replicas:
+        where = "" if args.all_namespaces else f" in {namespace} namespace."
+        print(f"No resources found{where}", file=sys.stderr)
+        return 0
+    print(pods_table(replicas, datetime.now(UTC), args.output == "wide", args.all_namespaces))
+    return 0
+
+
+def pods_table(
+    replicas: Sequence[dict[str, Any]], now: datetime, wide: bool, all_namespaces: bool
+) -> str:
+    """`kubectl get pods`: NAME READY STATUS RESTARTS AGE (wide: IP and PID)."""
+    header = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] + (["IP", "PID"] if wide else [])
+    rows = []
+    for replica in replicas:
+        row = [
+            str(replica["name"]),
+            "1/1" if replica["ready"] else "0/1",
+            str(replica["phase"]),
+            str(replica["restarts"]),
+            age(replica.get("createdAt"), now),
+        ]
+        row += [str(replica["ip"]), str(replica.get("pid") or "<none>")] if wide else []
+        rows.append([str(replica["namespace"]), *row] if all_namespaces else row)
+    return table(["NAMESPACE", *header] if all_namespaces else header, rows)
 
 
 # ---- describe --------------------------------------------------------------------------------

@@ -292,7 +292,7 @@ def test_logs_without_replicas_say_so(shared_platform: Platform) -> None:
     assert "no replicas of deployment test/absent" in result.err
 
 
-@pytest.mark.parametrize("argv", [["get", "pods"], ["describe", "gizmo/x"]])
+@pytest.mark.parametrize("argv", [["get", "gizmos"], ["describe", "gizmo/x"]])
 def test_unknown_resource_types(shared_platform: Platform, argv: list[str]) -> None:
     result = shared_platform.run(*argv)
     assert result.code == 2

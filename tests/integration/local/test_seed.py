@@ -68,6 +68,15 @@ def test_the_seed_runs_rolls_and_stops(platform: Platform) -> None:
         ["flagger-loadtester", "1/1", "1", "1"],
         ["podinfo", "2/2", "2", "2"],
     ]
+    pods = platform.run("get", "pods", "-n", "test", "-o", "wide").out.splitlines()
+    assert pods[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "PID"]
+    assert sorted(line.split()[0].rsplit("-", 2)[0] for line in pods[1:]) == [
+        "flagger-loadtester",
+        "podinfo",
+        "podinfo",
+    ]
+    assert {tuple(line.split()[1:3]) for line in pods[1:]} == {("1/1", "Running")}
+    assert all(line.split()[5].startswith("127.128.") for line in pods[1:])
     service = json.loads(
         platform.run("get", "svc", "flagger-loadtester", "-n", "test", "-o", "json").out
     )

@@ -17,6 +17,7 @@ database under a running controller. The API is small and JSON throughout:
     POST   /v1/apply                                  {"objects": [...], "dryRun": bool}
     GET    /v1/watch?kind=apps/v1/Deployment&since=N&within=S   wait for a change
     GET    /v1/logs?namespace&deployment[&tail]       a replica's output
+    GET    /v1/replicas[?namespace]                   running replicas (`kanaria get pods`)
 
 Errors are `{"error": message}` with 400 (bad input), 401, 404, 409 (conflict) or 503.
 `apply_manifests` holds apply's rules (all-or-nothing checks, then create-or-update) so they
@@ -36,6 +37,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from kanaria.errors import ConfigError, ConflictError, KanariaError, NotFoundError, TemporaryError
+from kanaria.platforms.local.network import Replica
 from kanaria.platforms.local.store import SqliteObjects
 from kanaria.spec.documents import CLUSTER_SCOPED_KINDS, read_document
 from kanaria.spec.objects import (
@@ -55,6 +57,7 @@ Action = Literal["created", "configured", "unchanged"]
 Validator = Callable[[Sequence[Object]], Awaitable[list[str]]]
 StatusSource = Callable[[], Awaitable[dict[str, Any]]]
 LogSource = Callable[[str, str], list[tuple[str, Path]]]
+ReplicaSource = Callable[[], Sequence[Replica]]
 MAX_WATCH_SECONDS = 60.0
 MAX_LOG_BYTES = 4 * 1024 * 1024
 # Fields that others own once the object exists — the API server (a Service's VIP), an
@@ -190,6 +193,7 @@ class ControlPlaneApi:
         status: StatusSource,
         config: Mapping[str, Any],
         logs: LogSource,
+        replicas: ReplicaSource = tuple,
         validators: Sequence[Validator] = (),
     ) -> None:
         self.objects = objects
@@ -197,6 +201,7 @@ class ControlPlaneApi:
         self.status = status
         self.config = config
         self.logs = logs
+        self.replicas = replicas
         self.validators = [validate_documents, *validators]
         self._runner: web.AppRunner | None = None
 
@@ -217,6 +222,7 @@ class ControlPlaneApi:
                 web.post("/v1/apply", self._apply),
                 web.get("/v1/watch", self._watch),
                 web.get("/v1/logs", self._logs),
+                web.get("/v1/replicas", self._replicas),
             ]
         )
         return app
@@ -347,10 +353,36 @@ class ControlPlaneApi:
             {"replica": replica, "replicas": [r for r, _ in replicas], "text": _tail(path, tail)}
         )
 
+    async def _replicas(self, request: web.Request) -> web.Response:
+        namespace = request.query.get("namespace") or None
+        items = [
+            replica_json(replica)
+            for replica in self.replicas()
+            if namespace in (None, replica.namespace)
+        ]
+        return web.json_response({"items": items})
+
     async def _validate(self, manifests: Sequence[Object]) -> None:
         problems = [problem for check in self.validators for problem in await check(manifests)]
         if problems:
             raise ConfigError("; ".join(problems))
+
+
+def replica_json(replica: Replica) -> dict[str, Any]:
+    """A replica as the API shows it; the workload runtime's extra fields when it has them."""
+    created = getattr(replica, "created_at", None)
+    return {
+        "namespace": replica.namespace,
+        "name": replica.name,
+        "workload": replica.workload,
+        "ip": replica.ip,
+        "ready": replica.ready,
+        "pid": replica.pid,
+        "labels": dict(replica.labels),
+        "phase": str(getattr(replica, "phase", "Running")),
+        "restarts": int(getattr(replica, "restarts", 0)),
+        "createdAt": created.strftime("%Y-%m-%dT%H:%M:%SZ") if created else None,
+    }
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -120,6 +120,11 @@ class ApiClient:
         query = {"namespace": namespace, "deployment": deployment, "tail": str(tail)}
         return await self._call("GET", "/v1/logs", query)
 
+    async def replicas(self, namespace: str | None = None) -> builtins.list[dict[str, Any]]:
+        """The running replicas (pods), as `api.replica_json` shows them."""
+        answer = await self._call("GET", "/v1/replicas", {"namespace": namespace or ""})
+        return list(answer["items"])
+
     async def wait(self, kinds: Iterable[Kind] | None, since: int, within: float = 30.0) -> int:
         """The store's revision for `kinds` once it passes `since`, or after `within` seconds."""
         query = [("since", str(since)), ("within", str(within))]

@@ -359,6 +359,7 @@ class ControlPlane:
             status=self.status,
             config=config,
             logs=self._logs,
+            replicas=components.replicas.replicas,
             validators=validators,
         )
         components.api_url = await self.api.start(port=self.config.api_port)
