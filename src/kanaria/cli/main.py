@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _optional_modules() -> list[ModuleType]:
     """Subcommand modules; each has `register(subparsers)` and imports what it runs lazily,
     inside its commands, so that `kanaria validate` stays quick."""
-    names = ["demo", "local", "kubectl", "operator", "loadtester", "actions", "bench"]
+    names = ["demo", "local", "kubectl", "operator", "loadtester", "actions", "bench", "status"]
     modules = []
     for name in names:
         try:
