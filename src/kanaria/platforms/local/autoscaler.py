@@ -516,6 +516,10 @@ class Autoscaler:
     ) -> _Outcome:
         ref_name = hpa.spec.scale_target_ref.name
         outcome = _Outcome(current, current)
+        if key not in self._history:
+            # A new HPA (or a restarted controller) starts with the current count as a
+            # recommendation, so it never scales down before one window has passed.
+            self._history[key] = ScaleHistory(recommendations=[(self.clock.now(), current)])
         try:
             targets = metric_targets(obj, hpa)
             up, down = scaling_rules(hpa.spec.behavior)

@@ -462,6 +462,7 @@ class Supervisor:
             if replica.kill_at is not None and now >= replica.kill_at and not replica.killed:
                 replica.handle.signal(signal.SIGKILL)
                 replica.killed = True
+                return True
             return False
         if replica.phase == "Terminating":
             self._remove(replica)
