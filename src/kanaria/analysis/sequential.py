@@ -139,6 +139,15 @@ class SequentialJudge:
         """Forget everything: the next counts are taken as counted from zero."""
         self.state = JudgeState.empty(self.config.metrics)
 
+    def start_from(self, primary: Counts, canary: Counts) -> None:
+        """Forget everything and take these cumulative counts as the analysis's zero point.
+
+        For counts that did not start at the analysis (raw counters since each pod started):
+        the primary's history must not weigh as if it had been served beside the canary.
+        """
+        self.reset()
+        self.state = replace(self.state, seen_primary=primary, seen_canary=canary)
+
     def observe(self, primary: Counts, canary: Counts) -> Verdict:
         """Take the cumulative counts of one look and say what to do now."""
         note = self._take(primary, canary)
@@ -188,11 +197,14 @@ class SequentialJudge:
         )
 
     def _verdict(self, note: str) -> Verdict:
-        checks = tuple(self._judge_metric(metric) for metric in self.config.metrics)
+        judged = {metric: self._judge_metric(metric) for metric in self.config.metrics}
+        metrics = {metric: metric_state for metric, (_, metric_state) in judged.items()}
+        self.state = replace(self.state, metrics=metrics)
+        checks = tuple(check for check, _ in judged.values())
         decision = _overall(checks, self.state.canary_requests)
         return Verdict(decision, checks, self._summary(decision, checks, note))
 
-    def _judge_metric(self, metric: str) -> CheckResult:
+    def _judge_metric(self, metric: str) -> tuple[CheckResult, MetricState]:
         metric_state = self.state.metrics[metric]
         log_worse_relative = log_share_evidence(metric_state.sums, canary_worse=True)
         log_worse_absolute = self._worse_tests[metric].log_evidence(
@@ -202,10 +214,8 @@ class SequentialJudge:
         metric_state = self._remember_crossings(
             metric_state, log_worse_relative, log_worse_absolute, log_not_worse
         )
-        self.state = replace(self.state, metrics={**self.state.metrics, metric: metric_state})
-        return self._check_result(
-            metric, metric_state, min(log_worse_relative, log_worse_absolute), log_not_worse
-        )
+        log_worse = min(log_worse_relative, log_worse_absolute)
+        return self._check_result(metric, metric_state, log_worse, log_not_worse), metric_state
 
     def _log_not_worse(self, metric: str, metric_state: MetricState) -> float:
         # "Within tolerance" holds if either side does, so either test may show it: averaging

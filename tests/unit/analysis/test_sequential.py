@@ -166,3 +166,12 @@ def test_bad_configuration_names_the_field(config: Callable[[], object], field: 
 def test_negative_counts_are_refused() -> None:
     with pytest.raises(PermanentError):
         Counts(-1)
+
+
+def test_start_from_takes_raw_counters_as_the_zero_point() -> None:
+    judge = SequentialJudge(ERRORS_ONLY)
+    # A primary that served a million requests before the analysis, some with errors.
+    judge.start_from(Counts(1_000_000, 5_000), Counts(0))
+    judge.observe(Counts(1_009_000, 5_009), Counts(1_000, 1))
+    assert (judge.state.primary_requests, judge.state.canary_requests) == (9_000, 1_000)
+    assert judge.state.metrics["errors"].primary_events == 9

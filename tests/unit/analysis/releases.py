@@ -1,0 +1,82 @@
+"""Simulated releases for the judge alone: random weight schedules and look sizes, exact counts.
+
+Each release draws how the weight moves and how many requests pass between two looks (from
+every single request to thousands), then Bernoulli errors per request at the versions' rates.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from kanaria.analysis.counts import Counts
+from kanaria.analysis.sequential import Decision, SequentialJudge
+from kanaria.analysis.simulation import binomial
+
+LOOK_SIZES = (1, 7, 60, 500, 4_000)
+STARTING_WEIGHTS = (0.01, 0.05, 0.1, 0.2, 0.5)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Per look: the canary's weight and the number of requests (both versions) since the last."""
+
+    looks: tuple[tuple[float, int], ...]
+
+
+def random_schedule(
+    rng: random.Random, max_requests: int = 30_000, max_looks: int = 150
+) -> Schedule:
+    look_size = rng.choice(LOOK_SIZES)
+    weight, looks, total = rng.choice(STARTING_WEIGHTS), [], 0
+    step = rng.choice((0.0, 0.05, 0.1, 0.2))
+    while total < max_requests and len(looks) < max_looks:
+        if rng.random() < 0.1:  # a new step of the schedule, up to the 50 % of the seed and beyond
+            weight = min(0.9, weight + step)
+        requests = max(1, round(look_size * rng.uniform(0.5, 1.5)))
+        looks.append((weight, requests))
+        total += requests
+    return Schedule(tuple(looks))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Canary requests served when the judge first said fail, and first said pass (or None)."""
+
+    failed_at: int | None
+    passed_at: int | None
+
+
+@dataclass
+class Release:
+    """One simulated release: the versions' error and slow rates, and the judge's running counts."""
+
+    primary_errors: float
+    canary_errors: float
+    primary_slow: float = 0.0
+    canary_slow: float = 0.0
+
+    def run(self, judge: SequentialJudge, schedule: Schedule, rng: random.Random) -> Outcome:
+        """Feed the judge look by look, to the end unless it fails (a pass may not promote)."""
+        primary, canary = Counts(0), Counts(0)
+        passed_at = None
+        for weight, requests in schedule.looks:
+            # The split itself is not under test (the judge conditions on it): any rounding does.
+            canary_requests = int(requests * weight + rng.random())
+            primary = self._served(rng, primary, requests - canary_requests, canary=False)
+            canary = self._served(rng, canary, canary_requests, canary=True)
+            decision = judge.observe(primary, canary).decision
+            if decision is Decision.PASS and passed_at is None:
+                passed_at = canary.requests
+            if decision is Decision.FAIL:
+                return Outcome(failed_at=canary.requests, passed_at=passed_at)
+        return Outcome(failed_at=None, passed_at=passed_at)
+
+    def _served(self, rng: random.Random, counts: Counts, requests: int, *, canary: bool) -> Counts:
+        error_rate = self.canary_errors if canary else self.primary_errors
+        slow_rate = self.canary_slow if canary else self.primary_slow
+        return Counts(
+            counts.requests + requests,
+            counts.errors + binomial(rng, requests, error_rate),
+            counts.slow + binomial(rng, requests, slow_rate),
+        )
