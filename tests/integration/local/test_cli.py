@@ -7,6 +7,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,8 +16,16 @@ import aiohttp
 import pytest
 import yaml
 
+from kanaria.platforms.local.binaries import free_port
 from kanaria.platforms.local.client import ApiClient
-from kanaria.platforms.local.state import is_locked, lock_owner, read_api_url, recorded_processes
+from kanaria.platforms.local.controlplane import sweep
+from kanaria.platforms.local.state import (
+    StateDir,
+    is_locked,
+    lock_owner,
+    read_api_url,
+    recorded_processes,
+)
 from kanaria.spec.objects import DEPLOYMENT, EVENT, NAMESPACE
 from tests.integration.local.conftest import (
     SEED,
@@ -323,3 +333,26 @@ def test_writes_through_the_client_are_versioned(shared_platform: Platform) -> N
 
     created, patched = asyncio.run(write())
     assert patched > created
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_foreground_stops_everything_on_a_signal(tmp_path: Path, stop_signal: int) -> None:
+    root = tmp_path / "state"
+    command = [sys.executable, "-m", "kanaria.cli", "local", "up", "--foreground"]
+    command += ["--state-dir", str(root), "--gateway-port", str(free_port())]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    state = StateDir.at(root)
+    try:
+        assert child.stdout is not None
+        first = child.stdout.readline()
+        assert first.startswith("kanaria local platform is up"), first
+        assert len(leftovers(state)) >= 2
+        child.send_signal(stop_signal)
+        assert child.wait(timeout=30) == 0
+        assert leftovers(state) == []
+        assert not is_locked(state)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        sweep(state)

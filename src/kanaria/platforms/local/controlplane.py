@@ -16,10 +16,19 @@ recorded in `pids/` or tagged with the platform's environment marker. `local dow
 sweep itself when the control plane was SIGKILLed.
 
 Plug point: a `Controller` is a name and an `async def run(components)` that runs until
-cancelled. `Components` holds the store, its change feed, the network (VIPs, names, resolver,
-hosts files, pod IPs), the replica table, the clock and the data plane's handles. Pass extra
-controllers to `ControlPlane(...)`, add them to `standard_controllers()`, or name them on the
-command line with `--controller module:attribute`.
+cancelled. `Components` holds the store (`objects`, with its change feed `objects.changes`),
+the network (VIPs, `names`, `resolver(namespace)`, `hosts_file(namespace)`, pod IPs), the
+replica table, the clock (at the platform's time scale), the data plane's handles and their
+URLs. Add a controller to `standard_controllers()`, pass it to `ControlPlane(...)`, or name it
+on the command line with `--controller module:attribute`. The canary engine, for instance:
+
+    async def run_releases(components: Components) -> None:
+        settings = ReleaseSettings(components.prometheus_url or "", components.config.time_scale)
+        releases = LocalReleases(components.objects, components.network.names, settings)
+        components.objects.changes.listen([CANARY], releases.wake)
+        await releases.run()
+
+    Controller("releases", run_releases)
 """
 
 from __future__ import annotations
