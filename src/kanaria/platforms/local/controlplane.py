@@ -323,6 +323,7 @@ class ControlPlane:
         self._marker_before: str | None = None
 
     async def start(self) -> Components:
+        began = time.monotonic()
         self._lock = acquire_lock(self.state)
         # Every process started from here on inherits the marker, so `local down` finds it.
         self._marker_before = os.environ.get(PLATFORM_MARKER_VARIABLE)
@@ -330,11 +331,20 @@ class ControlPlane:
         write_config(self.state, self.config)
         components = self.components = await self._open_store()
         self.mesh = MeshSync(components)
+        stored = time.monotonic()
         if self.data_plane:
             await self._start_data_plane(components)
+        data_plane = time.monotonic()
         for supervised in self.controllers:
             supervised.task = asyncio.create_task(self._supervise(supervised))
         await self._start_api(components)
+        log.info(
+            "started in %.3f s: store %.3f s, Envoy and Prometheus %.3f s, API %.3f s",
+            time.monotonic() - began,
+            stored - began,
+            data_plane - stored,
+            time.monotonic() - data_plane,
+        )
         return components
 
     async def _open_store(self) -> Components:
