@@ -35,6 +35,7 @@ from tests.support.k8s.operators import OperatorThread, running_operator
 
 SEED = Path(__file__).parents[3] / "examples" / "seed"
 TIME_SCALE = 60.0
+FAST = 120.0  # for Canaries without metric checks: nothing waits on Prometheus' scrapes
 MIN_METRIC_WINDOW = 3.0
 LOADTESTER = ("flagger-loadtester.test", 80)
 
@@ -96,7 +97,10 @@ async def set_image(cluster: EmulatedCluster, name: str, image: str) -> None:
     await client.AppsV1Api(cluster.api).patch_namespaced_deployment(name, "test", patch)
 
 
-QUICK = {"metrics": [], "webhooks": []}  # the seed's analysis without checks: no Prometheus needed
+QUICK: dict[str, Any] = {
+    "metrics": [],
+    "webhooks": [],
+}  # the seed's analysis without checks: no Prometheus needed
 
 
 def canary_status(cluster: EmulatedCluster, name: str = "podinfo") -> dict[str, Any]:

@@ -75,7 +75,8 @@ async def test_the_seed_release(
     containers = promoted["spec"]["template"]["spec"]["containers"]
     assert containers[0]["image"] == "stefanprodan/podinfo:3.1.1"
     target = emulator.get_object(DEPLOYMENTS, "test", "podinfo")
-    assert target is not None and target["spec"]["replicas"] == 0
+    assert target is not None
+    assert target["spec"]["replicas"] == 0
 
     status = canary_status(cluster)
     assert status["conditions"][0] | {"lastUpdateTime": "", "lastTransitionTime": ""} == {
@@ -118,5 +119,6 @@ def _objects(cluster: EmulatedCluster) -> tuple[dict, dict, set[str], dict]:  # 
         if emulator.get_object("networking.istio.io/v1beta1/destinationrules", "test", name)
     }
     hpa = emulator.get_object("autoscaling/v2/horizontalpodautoscalers", "test", "podinfo-primary")
-    assert primary is not None and hpa is not None
+    assert primary is not None
+    assert hpa is not None
     return primary, services, rules, hpa
