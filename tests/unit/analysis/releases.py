@@ -41,10 +41,13 @@ def random_schedule(
 
 @dataclass(frozen=True)
 class Outcome:
-    """Canary requests served when the judge first said fail, and first said pass (or None)."""
+    """Canary requests served when the judge first said fail, and first said pass (or None),
+    and the number of looks taken by then."""
 
     failed_at: int | None
     passed_at: int | None
+    failed_look: int | None = None
+    passed_look: int | None = None
 
 
 @dataclass
@@ -59,18 +62,18 @@ class Release:
     def run(self, judge: SequentialJudge, schedule: Schedule, rng: random.Random) -> Outcome:
         """Feed the judge look by look, to the end unless it fails (a pass may not promote)."""
         primary, canary = Counts(0), Counts(0)
-        passed_at = None
-        for weight, requests in schedule.looks:
+        passed_at = passed_look = None
+        for look, (weight, requests) in enumerate(schedule.looks, start=1):
             # The split itself is not under test (the judge conditions on it): any rounding does.
             canary_requests = int(requests * weight + rng.random())
             primary = self._served(rng, primary, requests - canary_requests, canary=False)
             canary = self._served(rng, canary, canary_requests, canary=True)
             decision = judge.observe(primary, canary).decision
             if decision is Decision.PASS and passed_at is None:
-                passed_at = canary.requests
+                passed_at, passed_look = canary.requests, look
             if decision is Decision.FAIL:
-                return Outcome(failed_at=canary.requests, passed_at=passed_at)
-        return Outcome(failed_at=None, passed_at=passed_at)
+                return Outcome(canary.requests, passed_at, look, passed_look)
+        return Outcome(None, passed_at, None, passed_look)
 
     def _served(self, rng: random.Random, counts: Counts, requests: int, *, canary: bool) -> Counts:
         error_rate = self.canary_errors if canary else self.primary_errors
