@@ -136,6 +136,7 @@ def podinfo_deployment(
     min_ready: int = 0,
     deadline: int = 60,
     cpu: str = "100m",
+    probe_period: int = 2,
 ) -> Object:
     """The seed's podinfo Deployment (seed/README.md), with knobs for the tests."""
     container: dict[str, Any] = {
@@ -162,7 +163,7 @@ def podinfo_deployment(
         container["readinessProbe"] = {
             "exec": {"command": ["podcli", "check", "http", "localhost:9898/readyz"]},
             "initialDelaySeconds": 1,
-            "periodSeconds": 2,
+            "periodSeconds": probe_period,
             "timeoutSeconds": 5,
         }
     if liveness:
