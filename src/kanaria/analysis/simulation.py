@@ -7,8 +7,14 @@ the tests and the benchmark get the same numbers on every machine.
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kanaria.analysis.counts import Counts
 
 
 def binomial(rng: random.Random, trials: int, probability: float) -> int:
@@ -30,3 +36,241 @@ def binomial(rng: random.Random, trials: int, probability: float) -> int:
         if position > trials:
             return successes
         successes += 1
+
+
+# Istio's default buckets for istio_request_duration_milliseconds, the edges Prometheus sees.
+ISTIO_BUCKETS_MS: tuple[float, ...] = (
+    0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
+)  # fmt: skip
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw: exact by multiplication for small means, normal beyond (arrivals only)."""
+    if mean <= 0.0:
+        return 0
+    if mean > 50.0:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    threshold, count, product = math.exp(-mean), 0, rng.random()
+    while product > threshold:
+        count += 1
+        product *= rng.random()
+    return count
+
+
+@dataclass(frozen=True)
+class Burst:
+    """Errors that come in bursts: each second starts one with `chance`, lasting `seconds`."""
+
+    chance: float
+    seconds: float
+    error_rate: float
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How one version answers: its error rate and its log-normal latency.
+
+    `latency_median_ms` and `latency_sigma` shape the log-normal; `latency_shift_ms` adds a
+    constant (a slower code path); `drift_per_hour` raises the error rate as the release ages.
+    """
+
+    error_rate: float = 0.01
+    latency_median_ms: float = 60.0
+    latency_sigma: float = 0.6
+    latency_shift_ms: float = 0.0
+    drift_per_hour: float = 0.0
+    burst: Burst | None = None
+
+    def error_rate_at(self, seconds: float, bursting: bool) -> float:
+        if bursting and self.burst is not None:
+            return self.burst.error_rate
+        return min(1.0, self.error_rate + self.drift_per_hour * seconds / 3600.0)
+
+    def latency_ms(self, rng: random.Random) -> float:
+        median = math.log(self.latency_median_ms)
+        return rng.lognormvariate(median, self.latency_sigma) + self.latency_shift_ms
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A release whose truth is known: traffic, and how primary and canary behave.
+
+    `noise_sigma` makes both versions' error rates wander together from second to second (a
+    log-normal factor shared by both, like a flaky dependency); `traffic_burst` multiplies the
+    arrival rate during one second in ten by that factor (bursty clients).
+    """
+
+    name: str
+    requests_per_second: float = 100.0
+    primary: Behaviour = field(default_factory=Behaviour)
+    canary: Behaviour = field(default_factory=Behaviour)
+    noise_sigma: float = 0.0
+    traffic_burst: float = 1.0
+    canary_is_worse: bool = False
+
+
+def _worse(name: str, **canary: Any) -> Scenario:
+    return Scenario(name, canary=Behaviour(**canary), canary_is_worse=True)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario("identical"),
+        Scenario("noisy", noise_sigma=0.8),
+        Scenario("bursty traffic", traffic_burst=8.0),
+        Scenario("low traffic 1 rps", requests_per_second=1.0),
+        _worse("errors +0.5 pp", error_rate=0.015),
+        _worse("errors +2 pp", error_rate=0.03),
+        _worse("errors +10 pp", error_rate=0.11),
+        _worse("P99 +100 ms", latency_shift_ms=100.0),
+        _worse("P99 +500 ms", latency_shift_ms=500.0),
+        _worse("intermittent error bursts", burst=Burst(chance=0.01, seconds=10, error_rate=0.5)),
+        _worse("slow drift", drift_per_hour=0.05),
+    )
+}
+
+
+def histogram_quantile(
+    quantile: float, edges: Sequence[float], counts: Sequence[int]
+) -> float | None:
+    """Prometheus' `histogram_quantile` on one histogram: linear within the bucket of the rank.
+
+    `counts` are per bucket (not cumulative), one more than `edges` for the +Inf bucket. Like
+    Prometheus, a rank in +Inf answers the highest finite edge, and no requests answer nothing.
+    """
+    total = sum(counts)
+    if total == 0:
+        return None
+    rank, below = quantile * total, 0
+    for index, count in enumerate(counts[: len(edges)]):
+        if count and below + count >= rank:
+            lower = edges[index - 1] if index else 0.0
+            return lower + (edges[index] - lower) * (rank - below) / count
+        below += count
+    return edges[-1]
+
+
+@dataclass(frozen=True)
+class VersionInterval:
+    """One version's traffic over one interval, as Prometheus and a per-second scraper see it."""
+
+    requests: int
+    errors: int
+    bucket_counts: tuple[int, ...]  # per Istio bucket, the last one +Inf; not cumulative
+    error_rate_per_second: tuple[float, ...]  # seconds without requests left out
+    mean_latency_ms_per_second: tuple[float, ...]
+
+    @property
+    def success_rate_percent(self) -> float | None:
+        """Flagger's `request-success-rate`: none without requests, which Flagger fails."""
+        return 100.0 * (self.requests - self.errors) / self.requests if self.requests else None
+
+    @property
+    def p99_ms(self) -> float | None:
+        """Flagger's `request-duration`: P99 from the buckets, as `histogram_quantile` says."""
+        return histogram_quantile(0.99, ISTIO_BUCKETS_MS, self.bucket_counts)
+
+
+@dataclass(frozen=True)
+class IntervalTraffic:
+    canary_weight: float
+    primary: VersionInterval
+    canary: VersionInterval
+
+
+@dataclass
+class _Tally:
+    """Running counts of one version while an interval is simulated."""
+
+    requests: int = 0
+    errors: int = 0
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(ISTIO_BUCKETS_MS) + 1))
+    error_rates: list[float] = field(default_factory=list)
+    mean_latencies: list[float] = field(default_factory=list)
+
+    def frozen(self) -> VersionInterval:
+        return VersionInterval(
+            self.requests,
+            self.errors,
+            tuple(self.buckets),
+            tuple(self.error_rates),
+            tuple(self.mean_latencies),
+        )
+
+
+class TrafficSimulator:
+    """Second-by-second traffic of one release, split by the weight the caller sets.
+
+    Poisson arrivals at the scenario's rate, each request routed to the canary with the current
+    weight, failing with its version's error rate and taking a log-normal latency. Seeded, so a
+    benchmark can give every judge the very same traffic.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int) -> None:
+        self.scenario = scenario
+        self.rng = random.Random(seed)
+        self.elapsed_seconds = 0
+        self._burst_left = {"primary": 0.0, "canary": 0.0}
+        self._totals = {"primary": _Tally(), "canary": _Tally()}
+
+    def run(self, seconds: int, canary_weight: float) -> IntervalTraffic:
+        """Simulate `seconds` of traffic at `canary_weight` (0 to 1) and count it."""
+        tallies = {"primary": _Tally(), "canary": _Tally()}
+        for _ in range(seconds):
+            self._one_second(canary_weight, tallies)
+        return IntervalTraffic(
+            canary_weight, tallies["primary"].frozen(), tallies["canary"].frozen()
+        )
+
+    def cumulative_counts(self, latency_bound_ms: float) -> tuple[Counts, Counts]:
+        """(primary, canary) counts since the start, for the sequential judge."""
+        slow_from = bisect.bisect_left(ISTIO_BUCKETS_MS, latency_bound_ms) + 1
+        primary, canary = (
+            Counts(tally.requests, tally.errors, sum(tally.buckets[slow_from:]))
+            for tally in (self._totals["primary"], self._totals["canary"])
+        )
+        return primary, canary
+
+    def _one_second(self, canary_weight: float, tallies: dict[str, _Tally]) -> None:
+        scenario, rng = self.scenario, self.rng
+        rate = scenario.requests_per_second
+        if scenario.traffic_burst != 1.0 and rng.random() < 0.1:
+            rate *= scenario.traffic_burst
+        arrivals = poisson(rng, rate)
+        canary_requests = binomial(rng, arrivals, canary_weight)
+        # One factor for both versions: a shared cause moves their error rates together.
+        noise = rng.lognormvariate(0.0, scenario.noise_sigma) if scenario.noise_sigma else 1.0
+        for version, requests in (
+            ("primary", arrivals - canary_requests),
+            ("canary", canary_requests),
+        ):
+            self._serve(version, requests, noise, tallies[version])
+        self.elapsed_seconds += 1
+
+    def _serve(self, version: str, requests: int, noise: float, tally: _Tally) -> None:
+        behaviour = self.scenario.canary if version == "canary" else self.scenario.primary
+        error_rate = min(
+            1.0,
+            noise
+            * behaviour.error_rate_at(self.elapsed_seconds, self._bursting(version, behaviour)),
+        )
+        errors = binomial(self.rng, requests, error_rate)
+        latencies = [behaviour.latency_ms(self.rng) for _ in range(requests)]
+        for target in (tally, self._totals[version]):
+            target.requests += requests
+            target.errors += errors
+            for latency in latencies:
+                target.buckets[bisect.bisect_left(ISTIO_BUCKETS_MS, latency)] += 1
+        if requests:
+            tally.error_rates.append(errors / requests)
+            tally.mean_latencies.append(sum(latencies) / requests)
+
+    def _bursting(self, version: str, behaviour: Behaviour) -> bool:
+        burst = behaviour.burst
+        if burst is None:
+            return False
+        if self._burst_left[version] <= 0.0 and self.rng.random() < burst.chance:
+            self._burst_left[version] = burst.seconds
+        self._burst_left[version] -= 1.0
+        return self._burst_left[version] >= 0.0
