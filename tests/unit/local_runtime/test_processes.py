@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +13,10 @@ from kanaria.platforms.local.network import PodAddresses, ReplicaPort, ReplicaTa
 from kanaria.platforms.local.processes import (
     ReplicaSpec,
     ReplicaState,
+    Usage,
     expand,
     passed_environment,
+    session_usage,
 )
 from kanaria.platforms.local.state import StateDir, recorded_processes
 from tests.unit.local_runtime.fakes import Harness
@@ -243,3 +247,21 @@ def test_an_adopted_replica_still_stopping_is_stopped(harness: Harness) -> None:
     successor.tick()
     assert successor.replicas() == []
     assert harness.spawner.processes[0].signals[-1] == signal.SIGKILL
+
+
+def test_usage_adds_up_a_replicas_whole_session_from_proc(tmp_path: Path) -> None:
+    ticks, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+
+    def stat(pid: int, session: int, cpu: tuple[int, int, int, int], rss: int) -> None:
+        fields = ["S", "1", str(session), str(session), *["0"] * 7, *map(str, cpu)]
+        fields += ["0"] * 6 + [str(rss)]
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "stat").write_text(f"{pid} (python (app)) {' '.join(fields)}\n")
+
+    stat(100, 100, (ticks, ticks, ticks, 0), 10)  # the replica, children already reaped
+    stat(101, 100, (ticks, 0, 0, 0), 5)  # a child it still runs
+    stat(200, 200, (5 * ticks, 0, 0, 0), 1)  # another replica
+    (tmp_path / "self").mkdir()
+    usage = session_usage(tmp_path)
+    assert usage[100] == Usage(4.0, 15 * page)
+    assert usage[200] == Usage(5.0, page)

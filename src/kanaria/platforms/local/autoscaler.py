@@ -452,8 +452,12 @@ class Autoscaler:
 
     async def tick(self) -> None:
         """Sample every replica's usage once, then reconcile every HPA."""
+        autoscalers = await self.objects.list(HPA, None)
+        if not autoscalers:
+            self._samples = {}
+            return
         self._sample()
-        for obj in await self.objects.list(HPA, None):
+        for obj in autoscalers:
             try:
                 await self.reconcile(obj)
             except NotFoundError:
