@@ -183,7 +183,10 @@ def _register_delete(commands: Any) -> None:
 def _register_logs(commands: Any) -> None:
     parser = commands.add_parser("logs", help="print a replica's output")
     parser.add_argument("target", metavar="deployment/NAME")
-    parser.add_argument("--tail", type=int, default=-1)
+    parser.add_argument("--tail", type=int, default=-1, help="only the last N lines")
+    parser.add_argument(
+        "-p", "--previous", action="store_true", help="the output of the replica's previous run"
+    )
     _common(parser)
     parser.set_defaults(run=lambda args: _run(args, logs_command))
 
@@ -656,7 +659,7 @@ async def logs_command(client: ApiClient, args: argparse.Namespace) -> int:
         kind_text, name = "deployment", kind_text
     if resource_type(kind_text).kind.kind != "Deployment":
         raise ConfigError(f"logs works on deployment/NAME, found {args.target!r}")
-    answer = await client.logs(_namespace(args), name, args.tail)
+    answer = await client.logs(_namespace(args), name, args.tail, args.previous)
     if len(answer["replicas"]) > 1:
         count = len(answer["replicas"])
         print(f"Found {count} pods, using pod/{answer['replica']}", file=sys.stderr)

@@ -122,6 +122,9 @@ def test_the_seed_runs_rolls_and_stops(platform: Platform) -> None:
         )
     )
 
+    kept = platform.run("logs", "deployment/podinfo", "-n", "test", "--tail", "50")
+    assert '"version": "3.1.1"' in kept.out, kept.err  # the last replicas' logs are kept
+
     assert platform.run("local", "down").code == 0
     assert leftovers(platform.state) == []
     assert asyncio.run(_nothing_listens(vip)) is True

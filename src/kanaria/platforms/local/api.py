@@ -16,7 +16,7 @@ database under a running controller. The API is small and JSON throughout:
     DELETE /v1/object?...                             delete (a Namespace takes its objects)
     POST   /v1/apply                                  {"objects": [...], "dryRun": bool}
     GET    /v1/watch?kind=apps/v1/Deployment&since=N&within=S   wait for a change
-    GET    /v1/logs?namespace&deployment[&tail]       a replica's output
+    GET    /v1/logs?namespace&deployment[&tail][&previous]   a replica's output
     GET    /v1/replicas[?namespace]                   running replicas (`kanaria get pods`)
 
 Errors are `{"error": message}` with 400 (bad input), 401, 404, 409 (conflict) or 503.
@@ -349,6 +349,8 @@ class ControlPlaneApi:
         if not replicas:
             raise NotFoundError(f"no replicas of deployment {namespace}/{deployment} have logs")
         replica, path = replicas[0]
+        if request.query.get("previous") in ("1", "true"):
+            path = path.with_suffix(".previous.log")
         return web.json_response(
             {"replica": replica, "replicas": [r for r, _ in replicas], "text": _tail(path, tail)}
         )

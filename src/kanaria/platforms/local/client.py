@@ -116,8 +116,12 @@ class ApiClient:
         """The control plane's settings, e.g. `timeScale`, `gatewayUrl`, `prometheusUrl`."""
         return await self._call("GET", "/v1/config")
 
-    async def logs(self, namespace: str, deployment: str, tail: int = -1) -> dict[str, Any]:
+    async def logs(
+        self, namespace: str, deployment: str, tail: int = -1, previous: bool = False
+    ) -> dict[str, Any]:
+        """`{"replica", "replicas", "text"}`: the first replica's output (its last run's)."""
         query = {"namespace": namespace, "deployment": deployment, "tail": str(tail)}
+        query["previous"] = "1" if previous else "0"
         return await self._call("GET", "/v1/logs", query)
 
     async def replicas(self, namespace: str | None = None) -> builtins.list[dict[str, Any]]:

@@ -39,11 +39,13 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from kanaria.clock import SystemClock
@@ -393,13 +395,16 @@ class ControlPlane:
             "urls": components.urls(),
         }
 
-    def _logs(self, namespace: str, deployment: str) -> list[tuple[str, Any]]:
+    def _logs(self, namespace: str, deployment: str) -> list[tuple[str, Path]]:
+        """The running replicas' logs, else (the Deployment scaled to zero, a canary rolled
+        back) the logs the workload runtime kept of its last replicas, newest first."""
         assert self.components is not None
-        return [
+        running = [
             (replica.name, replica.log_path)
             for replica in self.components.replicas.of_workload(namespace, deployment)
             if replica.log_path is not None
         ]
+        return running or kept_logs(self.state.logs / "replicas" / namespace, deployment)
 
     async def _supervise(self, supervised: _Supervised) -> None:
         """Run a controller; restart it with back-off when it fails, never more than once a
@@ -524,6 +529,14 @@ class ControlPlane:
                 with contextlib.suppress(KanariaError, OSError):
                     await process.stop(STOP_GRACE_SECONDS)
                 forget_process(self.state, name)
+
+
+def kept_logs(folder: Path, deployment: str) -> list[tuple[str, Path]]:
+    """Logs of a Deployment's replicas that are gone (`<deployment>-<hash>-<id>.log`)."""
+    pattern = re.compile(rf"{re.escape(deployment)}-[a-z0-9]+-[a-z0-9]+\.log")
+    found = [path for path in folder.glob("*.log") if pattern.fullmatch(path.name)]
+    found.sort(key=lambda path: path.stat().st_mtime, reverse=True)
+    return [(path.name.removesuffix(".log"), path) for path in found]
 
 
 def sweep(state: StateDir, grace: float = STOP_GRACE_SECONDS) -> list[int]:
