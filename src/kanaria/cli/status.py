@@ -304,8 +304,8 @@ _PHASE_LOOK: dict[str, tuple[str, str]] = {
     "Promoting": ("◌", "blue"),
     "Finalising": ("◌", "blue"),
     "Initializing": ("◌", "cyan"),
-    "Waiting": ("॥", "yellow"),
-    "WaitingPromotion": ("॥", "yellow"),
+    "Waiting": ("‖", "yellow"),
+    "WaitingPromotion": ("‖", "yellow"),
     "Failed": ("✖", "red"),
     "Terminating": ("•", "dim"),
     "Terminated": ("•", "dim"),
@@ -509,7 +509,7 @@ def _webhooks(view: View) -> RenderableType:
 def _gate_cell(result: GateResult | None, now: datetime) -> Text:
     if result is None:
         return Text("– no result recorded", style="dim")
-    icon, style = {"passed": ("✔", "green"), "waiting": ("॥", "yellow")}.get(
+    icon, style = {"passed": ("✔", "green"), "waiting": ("‖", "yellow")}.get(
         result.outcome, ("✖", "red")
     )
     return Text(f"{icon} {result.outcome} {age(result.time, now)} ago", style=style)

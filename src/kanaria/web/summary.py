@@ -63,7 +63,7 @@ def row(parsed: Parsed) -> dict[str, Any]:
         "weight": int(status.get("canaryWeight") or 0),
         "failedChecks": int(status.get("failedChecks") or 0),
         "lastTransitionTime": status.get("lastTransitionTime"),
-        "message": parsed.problem or status.get("message") or "",
+        "message": parsed.problem or status.get("message") or _condition_message(status),
         "paused": bool(status.get("paused")),
     }
     if parsed.canary is not None:
@@ -141,6 +141,13 @@ def weights_from_events(events: list[Object]) -> list[tuple[datetime, int]]:
         elif _BACK_TO_PRIMARY.search(message):
             points.append((stamp, 0))
     return sorted(points)
+
+
+def _condition_message(status: dict[str, Any]) -> str:
+    """The `Promoted` condition's message: what the phase means, in Flagger's words."""
+    conditions: list[dict[str, Any]] = status.get("conditions") or []
+    promoted = next((c for c in conditions if c.get("type") == "Promoted"), {})
+    return str(promoted.get("message") or "")
 
 
 def _event(event: Object) -> dict[str, Any]:

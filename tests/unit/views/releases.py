@@ -17,11 +17,11 @@ from typing import Any
 import yaml
 
 from kanaria.clock import Clock
-from kanaria.engine.ports import Routes, World
+from kanaria.engine.ports import HookPayload, Routes, World
 from kanaria.engine.simulated import ScriptedObserver, ScriptedWebhooks, SimulatedRouter
 from kanaria.engine.tick import advance
 from kanaria.routing.istio import IstioRouter
-from kanaria.spec.canary import Metric
+from kanaria.spec.canary import Metric, Webhook
 from kanaria.spec.memory import MemoryObjects
 from kanaria.spec.objects import CANARY, DEPLOYMENT
 from kanaria.workloads.canaries import ObjectCanaryStore
@@ -164,6 +164,28 @@ class ObjectRelease:
 
     async def phase(self) -> str:
         return str(((await self.canary()).get("status") or {}).get("phase"))
+
+
+class TrafficGate:
+    """A confirm-traffic-increase webhook's answers: approve the first steps, then hold."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+
+    def __call__(self, hook: Webhook, payload: HookPayload) -> bool:
+        if self.steps > 0:
+            self.steps -= 1
+            return True
+        return False
+
+
+def gated_canary() -> dict[str, Any]:
+    """The seed canary plus a `traffic-gate` confirm-traffic-increase webhook."""
+    canary = seed_canary()
+    canary["spec"]["analysis"]["webhooks"].append(
+        {"name": "traffic-gate", "type": "confirm-traffic-increase", "url": "http://gate.test/"}
+    )
+    return canary
 
 
 def seed_canary() -> dict[str, Any]:
