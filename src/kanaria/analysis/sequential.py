@@ -52,7 +52,7 @@ class Tolerance:
             )
 
     def describe(self) -> str:
-        return f"max({1.0 + self.relative:g} × primary, {percent(self.absolute)})"
+        return f"max({1.0 + self.relative:g} × primary, {_percent(self.absolute)})"
 
 
 @dataclass(frozen=True)
@@ -281,7 +281,7 @@ class SequentialJudge:
     def _summary(self, decision: Decision, checks: tuple[CheckResult, ...], note: str) -> str:
         if self.state.canary_requests == 0:
             head = "no canary traffic yet"
-        elif decision is Decision.PASS and self.state.canary_requests:
+        elif decision is Decision.PASS:
             head = f"canary within tolerance after {self.state.canary_requests} requests"
         else:
             head = ""
@@ -318,14 +318,14 @@ def _bounded_exp(log_value: float) -> float:
     return math.exp(min(log_value, math.log(_EVIDENCE_CAP)))
 
 
-def percent(fraction: float) -> str:
+def _percent(fraction: float) -> str:
     return f"{100.0 * fraction:.2g} %" if fraction < 0.001 else f"{100.0 * fraction:.2f} %"
 
 
 def _share_text(events: int, requests: int) -> str:
     if not requests:
         return f"{events} of 0"
-    return f"{events} of {requests} ({percent(events / requests)})"
+    return f"{events} of {requests} ({_percent(events / requests)})"
 
 
 def _evidence_text(value: float) -> str:
