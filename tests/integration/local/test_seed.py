@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 import urllib.request
 from collections.abc import Callable
 
 import pytest
 
-from kanaria.platforms.local.state import recorded_processes
+from kanaria.platforms.local.state import is_locked, lock_owner, recorded_processes
 from tests.integration.local.conftest import SEED, Platform, leftovers
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -144,3 +146,30 @@ async def _nothing_listens(vip: str) -> bool:
         return True
     writer.close()
     return False
+
+
+def test_a_sigkilled_control_plane_leaves_traffic_flowing_and_adopts_replicas(
+    platform: Platform,
+) -> None:
+    assert platform.run("apply", "-f", str(SEED)).code == 0
+    wait_for(lambda: ready(platform, "podinfo", 2) and ready(platform, "flagger-loadtester", 1))
+    service = json.loads(
+        platform.run("get", "svc", "flagger-loadtester", "-n", "test", "-o", "json").out
+    )
+    url = f"http://{service['spec']['clusterIP']}/healthz"
+    wait_for(lambda: _answers(url))
+    before = {r.name: r.pid for r in recorded_processes(platform.state) if r.alive()}
+
+    owner = lock_owner(platform.state)
+    assert owner is not None
+    os.kill(owner, signal.SIGKILL)
+    wait_for(lambda: not is_locked(platform.state))
+    assert all(_answers(url) for _ in range(20))  # Envoy and the replicas serve on their own
+
+    started = time.monotonic()
+    assert platform.run("local", "up", "--gateway-port", str(platform.gateway_port)).code == 0
+    wait_for(lambda: ready(platform, "podinfo", 2) and ready(platform, "flagger-loadtester", 1))
+    print(f"restarted and ready again in {time.monotonic() - started:.1f} s")
+    after = {r.name: r.pid for r in recorded_processes(platform.state) if r.alive()}
+    assert after == before  # the same Envoy, Prometheus and replica processes, adopted
+    assert _answers(url)
