@@ -39,6 +39,15 @@ FLAGS = [
 ]
 START_SECONDS = 30.0
 INSTALL_SECONDS = 900
+DOC_IMAGES = Path(__file__).parents[3] / "docs" / "images"
+
+
+def screenshot_path(name: str, scratch: Path) -> Path:
+    """Where a test saves a screenshot: docs/images/ when KANARIA_UPDATE_SCREENSHOTS=1 (to
+    refresh the committed ones), else a scratch folder, so test runs leave the tree clean."""
+    if os.environ.get("KANARIA_UPDATE_SCREENSHOTS") == "1":
+        return DOC_IMAGES / name
+    return scratch / name
 
 
 def chromium_binary() -> str:

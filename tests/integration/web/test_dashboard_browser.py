@@ -4,7 +4,7 @@ Two canaries share one in-memory store: `test/podinfo` releases 3.1.1 and is hel
 confirm-traffic-increase gate (so the test has time to act), `staging/podinfo` releases a
 version that fails its success-rate check. Headless Chromium loads the pages from 127.0.0.1,
 checks the weights shown against the store, presses Abort without and then with the API token,
-and saves the screenshots under docs/images/.
+and takes the screenshots (saved to docs/images/ with KANARIA_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from kanaria.clock import SystemClock
 from kanaria.spec.memory import MemoryObjects
 from kanaria.web.actions import annotation_act
 from kanaria.web.dashboard import dashboard_app
-from tests.integration.web.chromium import chromium
+from tests.integration.web.chromium import chromium, screenshot_path
 from tests.unit.views.releases import (
     NEW_IMAGE,
     ObjectRelease,
@@ -34,7 +34,6 @@ from tests.unit.views.releases import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-IMAGES = Path(__file__).parents[3] / "docs" / "images"
 TOKEN = "dashboard-test-token"
 TIME_SCALE = 30.0  # the seed's one-minute interval lasts two seconds
 HELD_AT = 30
@@ -82,8 +81,8 @@ async def test_dashboard_in_chromium(tmp_path: Path) -> None:
     engines = [asyncio.create_task(drive(release)) for release in (held, failing)]
     try:
         async with dashboard(objects, clock) as url, chromium(tmp_path) as page:
-            await check_list(page, url, held)
-            await check_canary_page(page, url, held)
+            await check_list(page, url, held, tmp_path)
+            await check_canary_page(page, url, held, tmp_path)
             await abort_without_and_with_token(page, held)
             expected = "the server responded with a status of 401"  # the refused abort
             assert [problem for problem in page.problems() if expected not in problem] == []
@@ -99,7 +98,7 @@ async def shown_weight(page: Any, selector: str) -> int:
     )
 
 
-async def check_list(page: Any, url: str, held: ObjectRelease) -> None:
+async def check_list(page: Any, url: str, held: ObjectRelease, shots: Path) -> None:
     await page.navigate(url)
     held_row = "tr[data-canary='test/podinfo']"
     failed_row = "tr[data-canary='staging/podinfo']"
@@ -120,10 +119,10 @@ async def check_list(page: Any, url: str, held: ObjectRelease) -> None:
     )
     assert await shown_weight(page, f"{failed_row} [data-weight]") == 0
     await asyncio.sleep(1.2)  # one more poll, so the screenshot has fresh ages
-    await page.screenshot(IMAGES / "dashboard-list.png")
+    await page.screenshot(screenshot_path("dashboard-list.png", shots))
 
 
-async def check_canary_page(page: Any, url: str, held: ObjectRelease) -> None:
+async def check_canary_page(page: Any, url: str, held: ObjectRelease, shots: Path) -> None:
     await page.navigate(url + "canary/test/podinfo")
     await page.wait_for(
         f"document.querySelector('#weight')?.dataset.weight === '{HELD_AT}'",
@@ -143,7 +142,7 @@ async def check_canary_page(page: Any, url: str, held: ObjectRelease) -> None:
     assert "waiting for traffic increase approval traffic-gate" in text
     assert "threshold ≥ 99" in text
     await asyncio.sleep(1.2)
-    await page.screenshot(IMAGES / "dashboard-canary.png")
+    await page.screenshot(screenshot_path("dashboard-canary.png", shots))
 
 
 async def press_abort(page: Any) -> None:

@@ -1,8 +1,9 @@
 """What `kanaria status --watch` shows on a terminal, as an image for the docs.
 
 The view of a release held at 30 % by a traffic gate is rendered the way `--watch` draws it
-(rich, in colour), exported as SVG by rich, and photographed by headless Chromium into
-docs/images/status-watch.png. The SVG's web-font links are removed first: nothing is fetched.
+(rich, in colour), exported as SVG by rich, and photographed by headless Chromium
+(into docs/images/status-watch.png with KANARIA_UPDATE_SCREENSHOTS=1). The SVG's web-font
+links are removed first: nothing is fetched.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from rich.console import Console
 
 from kanaria.cli.status import read_view, render
 from kanaria.clock import SimulatedClock
-from tests.integration.web.chromium import chromium
+from tests.integration.web.chromium import chromium, screenshot_path
 from tests.unit.views.releases import NEW_IMAGE, ObjectRelease, TrafficGate, gated_canary
 
 pytestmark = pytest.mark.integration
 
-IMAGES = Path(__file__).parents[3] / "docs" / "images"
 COMMAND = "kanaria status canary/podinfo -n test --watch"
 
 
@@ -65,5 +65,6 @@ async def test_status_watch_screenshot(tmp_path: Path) -> None:
             mobile=False,
         )
         await page.navigate(source.as_uri())
-        await page.screenshot(IMAGES / "status-watch.png", size=(width, height))
-    assert (IMAGES / "status-watch.png").stat().st_size > 10_000
+        shot = screenshot_path("status-watch.png", tmp_path)
+        await page.screenshot(shot, size=(width, height))
+    assert shot.stat().st_size > 10_000
