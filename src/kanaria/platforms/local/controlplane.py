@@ -94,6 +94,7 @@ log = logging.getLogger(__name__)
 
 MESH_KINDS = (SERVICE, VIRTUAL_SERVICE, DESTINATION_RULE, GATEWAY, NAMESPACE)
 MESH_DEBOUNCE_SECONDS = 0.05
+ADOPTION_WAIT_SECONDS = 10.0
 RESTART_BACKOFF_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 STOP_GRACE_SECONDS = 5.0
 DEFAULT_GATEWAY_PORT = 18080
@@ -160,8 +161,9 @@ class MeshSync:
     objects, a rollout) costs one Envoy update. Invalid input keeps the last good config.
     """
 
-    def __init__(self, components: Components) -> None:
+    def __init__(self, components: Components, adopted_replicas: int = 0) -> None:
         self.components = components
+        self.adopted_replicas = adopted_replicas
         self.dirty = asyncio.Event()
         self.last_error: str | None = None
         self.applied = 0
@@ -169,12 +171,28 @@ class MeshSync:
     async def run(self) -> None:
         self.components.objects.changes.listen(MESH_KINDS, self.dirty.set)
         self.components.replicas.on_change(self.dirty.set)
+        await self._await_adoption()
         self.dirty.set()
         while True:
             await self.dirty.wait()
             await asyncio.sleep(MESH_DEBOUNCE_SECONDS)
             self.dirty.clear()
             await self.sync()
+
+    async def _await_adoption(self) -> None:
+        """After a crash, Envoy still routes to the replicas that outlived the control plane;
+        a first update before the workload runtime has adopted them would drop every
+        endpoint. So wait (at most `ADOPTION_WAIT_SECONDS`) until they are all back."""
+        deadline = time.monotonic() + ADOPTION_WAIT_SECONDS
+        table = self.components.replicas
+        while len(table.replicas()) < self.adopted_replicas and time.monotonic() < deadline:
+            self.dirty.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.dirty.wait(), deadline - time.monotonic())
+        if len(table.replicas()) < self.adopted_replicas:
+            log.warning(
+                "only %d of %d replicas were adopted", len(table.replicas()), self.adopted_replicas
+            )
 
     async def sync(self) -> None:
         objects = self.components.objects
@@ -331,8 +349,9 @@ class ControlPlane:
         self._marker_before = os.environ.get(PLATFORM_MARKER_VARIABLE)
         os.environ.update(self.state.marker())
         write_config(self.state, self.config)
+        survivors = [r for r in recorded_processes(self.state) if r.name.startswith("replica/")]
         components = self.components = await self._open_store()
-        self.mesh = MeshSync(components)
+        self.mesh = MeshSync(components, sum(record.alive() for record in survivors))
         stored = time.monotonic()
         if self.data_plane:
             await self._start_data_plane(components)
