@@ -96,9 +96,15 @@ def label_selector(labels: dict[str, str] | None) -> str:
 class KubernetesObjects:
     """The `ObjectClient` of the operator. `requests` counts calls by (verb, plural)."""
 
-    def __init__(self, api: ApiClient, listener: RequestListener | None = None) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        listener: RequestListener | None = None,
+        retry_pause: float = _RETRY_PAUSE_SECONDS,
+    ) -> None:
         self.api = api
         self.listener = listener
+        self.retry_pause = retry_pause
         self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
 
     async def get(self, kind: Kind, namespace: str, name: str) -> Object | None:
@@ -157,7 +163,7 @@ class KubernetesObjects:
             except TemporaryError:
                 if attempt == READ_ATTEMPTS:
                     raise
-                await asyncio.sleep(_RETRY_PAUSE_SECONDS * attempt)
+                await asyncio.sleep(self.retry_pause * attempt)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _call(
