@@ -140,7 +140,7 @@ def describe(obj: Object, events: Sequence[Object], now: datetime) -> str:
     if metadata.get("namespace"):
         rows.append(["Namespace:", str(metadata["namespace"])])
     rows += _mapping_rows("Labels:", metadata.get("labels"))
-    rows += _mapping_rows("Annotations:", metadata.get("annotations"))
+    rows += _mapping_rows("Annotations:", metadata.get("annotations"), ": ")
     content = {**obj, "metadata": _shown_metadata(metadata)}
     rows += _content_rows(content, 0)
     return "\n".join([*align_blocks(rows, DESCRIBE_PADDING), *events_table(events, now)]) + "\n"
@@ -151,12 +151,14 @@ def _shown_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in metadata.items() if key not in hidden}
 
 
-def _mapping_rows(title: str, mapping: Any) -> list[list[str]]:
+def _mapping_rows(title: str, mapping: Any, separator: str = "=") -> list[list[str]]:
+    """kubectl's multi-line labels (`app=podinfo`) and annotations (`key: value`)."""
     if not mapping:
         return [[title, "<none>"]]
     pairs = sorted(mapping.items())
     return [
-        [title if index == 0 else "", f"{key}={value}"] for index, (key, value) in enumerate(pairs)
+        [title if index == 0 else "", f"{key}{separator}{value}"]
+        for index, (key, value) in enumerate(pairs)
     ]
 
 
@@ -191,6 +193,124 @@ def _scalar(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return "<nil>" if value is None else str(value)
+
+
+# ---- Deployments, as kubectl's own describer shows them ----------------------------------------
+
+
+def describe_deployment(obj: Object, events: Sequence[Object], now: datetime) -> str:
+    """kubectl's Deployment describer: replicas, strategy, pod template, conditions."""
+    metadata, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    status = obj.get("status") or {}
+    rows: list[list[str]] = [
+        ["Name:", str(metadata.get("name", ""))],
+        ["Namespace:", str(metadata.get("namespace", ""))],
+        ["CreationTimestamp:", str(metadata.get("creationTimestamp", ""))],
+        *_mapping_rows("Labels:", metadata.get("labels")),
+        *_mapping_rows("Annotations:", metadata.get("annotations"), ": "),
+        ["Selector:", _selector_text((spec.get("selector") or {}).get("matchLabels"))],
+        ["Replicas:", _replicas_text(spec, status)],
+        *_strategy_rows(spec),
+    ]
+    lines = align_blocks(rows, DESCRIBE_PADDING)
+    lines += ["Pod Template:", *_template_lines(spec.get("template") or {})]
+    lines += _conditions_lines(status.get("conditions") or [])
+    return "\n".join([*lines, *events_table(events, now)]) + "\n"
+
+
+def _selector_text(labels: Any) -> str:
+    return ",".join(f"{key}={value}" for key, value in (labels or {}).items()) or "<none>"
+
+
+def _replicas_text(spec: Object, status: Object) -> str:
+    desired = spec.get("replicas", 1)
+    counts = {key: int(status.get(key) or 0) for key in ("updatedReplicas", "replicas")}
+    available = int(status.get("availableReplicas") or 0)
+    unavailable = int(status.get("unavailableReplicas") or 0)
+    return (
+        f"{desired} desired | {counts['updatedReplicas']} updated | {counts['replicas']} total"
+        f" | {available} available | {unavailable} unavailable"
+    )
+
+
+def _strategy_rows(spec: Object) -> list[list[str]]:
+    strategy = spec.get("strategy") or {}
+    kind = str(strategy.get("type", "RollingUpdate"))
+    rows = [["StrategyType:", kind], ["MinReadySeconds:", str(spec.get("minReadySeconds", 0))]]
+    if kind == "RollingUpdate":
+        rolling = strategy.get("rollingUpdate") or {}
+        unavailable = rolling.get("maxUnavailable", "25%")
+        surge = rolling.get("maxSurge", "25%")
+        rows.append(["RollingUpdateStrategy:", f"{unavailable} max unavailable, {surge} max surge"])
+    return rows
+
+
+def _template_lines(template: Object) -> list[str]:
+    metadata, pod = template.get("metadata") or {}, template.get("spec") or {}
+    rows: list[list[str]] = [
+        *_mapping_rows("  Labels:", metadata.get("labels")),
+        *_mapping_rows("  Annotations:", metadata.get("annotations"), ": "),
+        ["  Containers:"],
+    ]
+    for container in pod.get("containers") or []:
+        rows += _container_rows(container)
+    return align_blocks(rows, DESCRIBE_PADDING)
+
+
+def _container_rows(container: Object) -> list[list[str]]:
+    ports = ", ".join(
+        f"{port.get('containerPort')}/{port.get('protocol', 'TCP')}"
+        for port in container.get("ports") or []
+    )
+    rows = [[f"   {container.get('name', '')}:"], ["    Image:", str(container.get("image", ""))]]
+    rows.append(["    Ports:", ports or "<none>"])
+    for field in ("command", "args"):
+        if container.get(field):
+            rows += [[f"    {words(field)}:"], *[[f"      {word}"] for word in container[field]]]
+    resources = container.get("resources") or {}
+    for field in ("limits", "requests"):
+        if resources.get(field):
+            rows.append([f"    {words(field)}:"])
+            rows += [[f"      {key}:", str(value)] for key, value in resources[field].items()]
+    for field, label in (("livenessProbe", "Liveness:"), ("readinessProbe", "Readiness:")):
+        if container.get(field):
+            rows.append([f"    {label}", _probe_text(container[field])])
+    env = container.get("env") or []
+    rows += [["    Environment:", "<none>"]] if not env else [["    Environment:"]]
+    rows += [
+        [f"      {var.get('name')}:", str(var.get("value", "<set from a source>"))] for var in env
+    ]
+    return rows
+
+
+def _probe_text(probe: Object) -> str:
+    """`http-get http://:http/healthz delay=5s timeout=5s period=10s #success=1 #failure=3`."""
+    if probe.get("exec"):
+        action = f"exec [{' '.join(str(w) for w in probe['exec'].get('command') or [])}]"
+    elif probe.get("httpGet"):
+        get = probe["httpGet"]
+        action = f"http-get http://:{get.get('port', '')}{get.get('path', '/')}"
+    elif probe.get("tcpSocket"):
+        action = f"tcp-socket :{probe['tcpSocket'].get('port', '')}"
+    else:
+        action = "<unknown>"
+    timing = (
+        f"delay={probe.get('initialDelaySeconds', 0)}s timeout={probe.get('timeoutSeconds', 1)}s"
+        f" period={probe.get('periodSeconds', 10)}s #success={probe.get('successThreshold', 1)}"
+        f" #failure={probe.get('failureThreshold', 3)}"
+    )
+    return f"{action} {timing}"
+
+
+def _conditions_lines(conditions: Sequence[Object]) -> list[str]:
+    if not conditions:
+        return []
+    rows = [["  Type", "Status", "Reason"], ["  ----", "------", "------"]]
+    rows += [
+        [f"  {c.get('type', '')}", str(c.get("status", "")), str(c.get("reason", ""))]
+        for c in conditions
+    ]
+    return ["Conditions:", *align(rows, DESCRIBE_PADDING)]
 
 
 # ---- events ----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from kanaria.cli.describe import age, describe, events_about, table
+from kanaria.cli.describe import age, describe, describe_deployment, events_about, table
 from kanaria.errors import ConfigError, ConflictError, KanariaError, NotFoundError
 from kanaria.platforms.local.state import StateDir
 from kanaria.spec.documents import read_files
@@ -556,7 +556,8 @@ async def describe_command(client: ApiClient, args: argparse.Namespace) -> int:
     texts = []
     for obj in found:
         events = await client.list(EVENT, namespace_of(obj) if rtype.namespaced else None)
-        texts.append(describe(obj, events_about(events, obj), now))
+        describer = describe_deployment if rtype.kind.kind == "Deployment" else describe
+        texts.append(describer(obj, events_about(events, obj), now))
     print("\n\n".join(text.rstrip("\n") for text in texts))
     return 0
 

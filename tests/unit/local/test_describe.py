@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kanaria.cli.describe import (
     align_blocks,
     describe,
+    describe_deployment,
     event_interval,
     events_about,
     events_table,
@@ -195,5 +198,38 @@ def test_describe_prints_fields_sorted_and_nested_like_kubectl() -> None:
         "    Status:  True",
         "    Type:    Promoted",
         "  Phase:     Succeeded",
+        "Events:  <none>",
+    ]
+
+
+def test_deployments_are_described_with_replicas_strategy_template_and_conditions() -> None:
+    seed = Path(__file__).parents[3] / "examples" / "seed" / "podinfo.yaml"
+    deployment = yaml.safe_load(seed.read_text())
+    deployment["spec"]["replicas"] = 2
+    deployment["status"] = {
+        "replicas": 3,
+        "updatedReplicas": 1,
+        "availableReplicas": 2,
+        "unavailableReplicas": 1,
+        "conditions": [
+            {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}
+        ],
+    }
+    lines = describe_deployment(deployment, [], NOW).splitlines()
+    assert (
+        "Replicas:               2 desired | 1 updated | 3 total | 2 available | 1 unavailable"
+        in lines
+    )
+    assert "RollingUpdateStrategy:  1 max unavailable, 25% max surge" in lines
+    assert "  Annotations:  prometheus.io/port: 9797" in lines
+    assert "    Image:  stefanprodan/podinfo:3.1.0" in lines
+    assert (
+        "    Readiness:    exec [podcli check http localhost:9898/readyz] delay=5s timeout=5s "
+        "period=10s #success=1 #failure=3"
+    ) in lines
+    assert lines[-4:] == [
+        "  Type       Status  Reason",
+        "  ----       ------  ------",
+        "  Available  True    MinimumReplicasAvailable",
         "Events:  <none>",
     ]
