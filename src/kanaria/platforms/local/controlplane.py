@@ -62,6 +62,7 @@ from kanaria.platforms.local.mesh import (
 )
 from kanaria.platforms.local.network import Network, Replica, ReplicaTable, selected
 from kanaria.platforms.local.prometheus import PrometheusProcess, ScrapeTarget
+from kanaria.platforms.local.releases import run_releases
 from kanaria.platforms.local.state import (
     PLATFORM_MARKER_VARIABLE,
     ControlPlaneConfig,
@@ -312,8 +313,8 @@ def _metrics_port(replica: Replica) -> int | None:
 
 def standard_controllers() -> list[Controller]:
     """The controllers every local platform runs, besides the mesh sync: the workload runtime
-    (replica processes, probes, Deployments, HPAs). The canary engine is added here too."""
-    return [Controller("workloads", run_workloads)]
+    (replica processes, probes, Deployments, HPAs) and the canary engine."""
+    return [Controller("workloads", run_workloads), Controller("releases", run_releases)]
 
 
 # ---- the control plane -----------------------------------------------------------------------

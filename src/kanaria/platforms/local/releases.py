@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 
@@ -20,7 +21,9 @@ from kanaria.clock import SystemClock
 from kanaria.engine.ports import Recorder, World
 from kanaria.engine.scheduler import CanaryKey, Scheduler
 from kanaria.errors import ConfigError
-from kanaria.platforms.local.network import NameTable, ServiceResolver
+from kanaria.platforms.local.network import NameTable, Network, ServiceResolver
+from kanaria.platforms.local.state import ControlPlaneConfig
+from kanaria.platforms.local.store import SqliteObjects
 from kanaria.routing.istio import IstioRouter
 from kanaria.spec.objects import CANARY, ObjectClient, name_of, namespace_of
 from kanaria.webhooks.client import HttpWebhookCaller
@@ -107,3 +110,29 @@ class LocalReleases:
 
     async def _canaries(self) -> list[CanaryKey]:
         return [(namespace_of(obj), name_of(obj)) for obj in await self.objects.list(CANARY, None)]
+
+
+class ReleaseParts(Protocol):
+    """What the releases controller takes from the control plane's `Components`."""
+
+    @property
+    def objects(self) -> SqliteObjects: ...
+
+    @property
+    def network(self) -> Network: ...
+
+    @property
+    def config(self) -> ControlPlaneConfig: ...
+
+    @property
+    def prometheus_url(self) -> str | None: ...
+
+
+async def run_releases(parts: ReleaseParts) -> None:
+    """The control plane's plug: `Controller("releases", run_releases)`."""
+    if parts.prometheus_url is None:
+        raise ConfigError("the releases controller needs Prometheus, which is not running")
+    settings = ReleaseSettings(parts.prometheus_url, parts.config.time_scale)
+    releases = LocalReleases(parts.objects, parts.network.names, settings)
+    parts.objects.changes.listen([CANARY], releases.wake)
+    await releases.run()
