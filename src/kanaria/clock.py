@@ -19,8 +19,12 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
 
-    def scaled(self, seconds: float) -> float:
-        """How long `seconds` of the controller's time last on this clock's wall."""
+    def scaled(self, seconds: float, floor: float = 0.0) -> float:
+        """How long `seconds` of the controller's time last on this clock's wall.
+
+        `floor` keeps durations that real programs need (a process starting, a rollout) from
+        shrinking below it — never above `seconds` itself.
+        """
         ...
 
 
@@ -42,8 +46,8 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.time_scale)
 
-    def scaled(self, seconds: float) -> float:
-        return seconds / self.time_scale
+    def scaled(self, seconds: float, floor: float = 0.0) -> float:
+        return max(seconds / self.time_scale, min(seconds, floor))
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -62,7 +66,7 @@ class SimulatedClock:
         self.advance(seconds)
         await asyncio.sleep(0)  # let other tasks run, as a real wait would
 
-    def scaled(self, seconds: float) -> float:
+    def scaled(self, seconds: float, floor: float = 0.0) -> float:
         return seconds
 
     def advance(self, seconds: float) -> None:

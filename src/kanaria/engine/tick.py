@@ -146,7 +146,10 @@ async def _primary_ready(release: Release) -> bool:
         await release.warn(str(exc))
         return False
     except PermanentError as exc:
-        if release.phase in (Phase.PROMOTING, Phase.FINALISING):
+        if release.phase is Phase.INITIALIZING:
+            # Nothing to roll back yet: say so, and keep waiting for the primary to recover.
+            await release.warn(str(exc))
+        elif release.phase in (Phase.PROMOTING, Phase.FINALISING):
             await phases.fail_promotion(release, exc)
         else:
             await phases.rollback(release, messages.deadline_exceeded(release.key, exc))

@@ -30,6 +30,7 @@ from kanaria.workloads.base import Revision
 from kanaria.workloads.readiness import check_rollout
 
 ID_ANNOTATION = "flagger-id"
+DEADLINE_FLOOR_SECONDS = 30.0
 _COPIED_SPEC_FIELDS = (
     "minReadySeconds",
     "progressDeadlineSeconds",
@@ -84,9 +85,7 @@ class DeploymentTarget:
             raise PermanentError(f"halt {key} advancement: primary deployment is scaled to zero")
         threshold = canary.spec.analysis.primary_ready_threshold or 100
         try:
-            check_rollout(
-                primary, threshold, self._deadline(canary), self.clock.now()
-            )
+            check_rollout(primary, threshold, self._deadline(canary), self.clock.now())
         except (TemporaryError, PermanentError) as exc:
             raise type(exc)(f"{key} not ready: {exc}") from exc
 
@@ -95,9 +94,7 @@ class DeploymentTarget:
         key = f"{canary.spec.target_ref.name}.{canary.namespace}"
         threshold = canary.spec.analysis.canary_ready_threshold or 100
         try:
-            check_rollout(
-                target, threshold, self._deadline(canary), self.clock.now()
-            )
+            check_rollout(target, threshold, self._deadline(canary), self.clock.now())
         except (TemporaryError, PermanentError) as exc:
             raise type(exc)(f"canary deployment {key} not ready: {exc}") from exc
 
@@ -139,7 +136,11 @@ class DeploymentTarget:
     # helpers
 
     def _deadline(self, canary: Canary) -> float:
-        return self.clock.scaled(canary.spec.progress_deadline_seconds)
+        # Real processes start in real time: a compressed clock may not make a deadline
+        # shorter than a rollout can possibly take.
+        return self.clock.scaled(
+            canary.spec.progress_deadline_seconds, floor=DEADLINE_FLOOR_SECONDS
+        )
 
     async def _scale(self, canary: Canary, replicas: int) -> None:
         target = canary.spec.target_ref.name

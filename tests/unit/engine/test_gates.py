@@ -268,3 +268,18 @@ async def test_post_rollout_and_event_hooks(
     events = [payload for name, payload in sim.webhooks.calls if name == "events"]
     assert [p.metadata["eventMessage"] for p in events] == rollout.messages
     assert {p.metadata["eventType"] for p in events} == {"Normal"}
+
+
+async def test_primary_past_its_deadline_during_initialization_is_reported_and_awaited(
+    sim: SimulatedWorld, make_rollout: Callable[..., Rollout]
+) -> None:
+    rollout = make_rollout()
+    sim.target.primary_deadline_exceeded = True
+    await rollout.tick(2)
+    assert rollout.phase == ""
+    assert rollout.messages[-1] == (
+        "deployment 'podinfo-primary.test' exceeded its progress deadline"
+    )
+    sim.target.primary_deadline_exceeded = False
+    await rollout.initialized()
+    assert "Canary failed! Scaling down podinfo.test" not in rollout.messages
