@@ -74,6 +74,7 @@ WORSE = [
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize(("scenario", "most_requests"), WORSE, ids=[s.name for s, _ in WORSE])
 def test_a_worse_canary_is_caught(scenario: Scenario, most_requests: int) -> None:
     figures = measure(scenario, want_fail=True)
@@ -83,15 +84,17 @@ def test_a_worse_canary_is_caught(scenario: Scenario, most_requests: int) -> Non
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_an_identical_canary_passes_after_enough_traffic() -> None:
     identical = Scenario("identical (1 % errors, 1 % slow)", errors(BASE), minutes=180)
-    figures = measure(identical, want_fail=False)
+    figures = measure(identical, want_fail=False, runs=100)
     assert figures.detected >= 0.9
     # And never fails on the way: it is the same version.
-    assert measure(identical, want_fail=True).detected == 0.0
+    assert measure(identical, want_fail=True, runs=100).detected == 0.0
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_an_identical_canary_without_errors_passes_on_the_floor_alone() -> None:
     clean = Scenario("identical, no errors, 0.5 % slow", Release(0.0, 0.0, 0.005, 0.005), 10.0)
     figures = measure(clean, want_fail=False)

@@ -54,6 +54,7 @@ def judge(relative: float, absolute: float) -> SequentialJudge:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_identical_versions_fail_at_most_alpha_without_any_tolerance() -> None:
     def false_alarm(rng: random.Random) -> bool:
         rate = random_rate(rng)
@@ -65,6 +66,7 @@ def test_identical_versions_fail_at_most_alpha_without_any_tolerance() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_a_canary_at_the_tolerance_fails_at_most_alpha() -> None:
     def false_alarm(rng: random.Random) -> bool:
         rate = random_rate(rng, high=0.2)
@@ -76,6 +78,7 @@ def test_a_canary_at_the_tolerance_fails_at_most_alpha() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_a_primary_without_errors_and_a_canary_at_the_floor_fail_at_most_alpha() -> None:
     # Relative to a primary without errors every canary error is infinitely worse: only the
     # absolute floor stands between this canary and a rollback, and it sits right on it.
@@ -89,6 +92,7 @@ def test_a_primary_without_errors_and_a_canary_at_the_floor_fail_at_most_alpha()
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_a_canary_just_beyond_tolerance_passes_at_most_alpha() -> None:
     def false_pass(rng: random.Random) -> bool:
         rate = random_rate(rng, high=0.2)
