@@ -126,6 +126,11 @@ class SequentialJudge:
     def __init__(self, config: SequentialConfig, state: JudgeState | None = None) -> None:
         self.config = config
         self.state = state if state is not None else JudgeState.empty(config.metrics)
+        if set(self.state.metrics) != set(config.metrics):
+            raise ConfigError(
+                f"sequential judge state covers {sorted(self.state.metrics)} but the"
+                f" configuration judges {sorted(config.metrics)}: restart the analysis"
+            )
         self._worse_tests = {
             metric: RateEvidence(config.tolerance(metric).absolute, above=True)
             for metric in config.metrics

@@ -175,3 +175,9 @@ def test_start_from_takes_raw_counters_as_the_zero_point() -> None:
     judge.observe(Counts(1_009_000, 5_009), Counts(1_000, 1))
     assert (judge.state.primary_requests, judge.state.canary_requests) == (9_000, 1_000)
     assert judge.state.metrics["errors"].primary_events == 9
+
+
+def test_a_state_saved_for_other_metrics_is_refused() -> None:
+    saved = SequentialJudge(ERRORS_ONLY).state
+    with pytest.raises(ConfigError, match="restart the analysis"):
+        SequentialJudge(SequentialConfig(), saved)
