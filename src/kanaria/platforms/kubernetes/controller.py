@@ -11,7 +11,7 @@ Event and `status.message`, and waits for a fix without disturbing the others.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from kanaria.analysis.observer import ObserverSettings, PrometheusObserver
 from kanaria.clock import SystemClock
 from kanaria.engine.metrics import PrometheusRecorder
 from kanaria.engine.ports import Recorder, World
-from kanaria.engine.tick import advance
+from kanaria.engine.tick import advance, look
 from kanaria.errors import ConfigError, KanariaError
 from kanaria.platforms.kubernetes.cache import TickReads
 from kanaria.platforms.kubernetes.network import ConnectToResolver, Endpoint
@@ -113,26 +113,66 @@ class Controller:
         """Advance the Canary `body` (kopf's live copy, for what a tick needs before reading)."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         status = body.get("status") or {}
+        world = await self._world_for(body)
+        if world is None:
+            return
+        if not status.get("phase"):
+            step = self._initializing(world, namespace, name)
+        else:
+            step = advance(world, namespace, name)
+        if await self._guarded(namespace, name, step) and status.get("message"):
+            await write_status(self.objects, namespace, name, {"message": None})
+
+    async def look(self, body: Mapping[str, Any]) -> None:
+        """Between ticks: the sequential judge looks at the counts (when the Canary has one)."""
+        world = await self._world_for(body)
+        if world is not None:
+            meta = body["metadata"]
+            await self._guarded(
+                meta["namespace"], meta["name"], look(world, meta["namespace"], meta["name"])
+            )
+
+    async def wait_for_tick(self, body: Mapping[str, Any], stopped: Any) -> None:
+        """Wait `analysis.interval` (as the spec is now), letting the judge look meanwhile."""
+        tick_every, look_every = cadence(body)
+        waited = 0.0
+        while look_every and waited + look_every < tick_every and not stopped:
+            await stopped.wait(self.clock.scaled(look_every))
+            waited += look_every
+            if not stopped:
+                await self.look(body)
+        if not stopped:
+            await stopped.wait(self.clock.scaled(tick_every - waited))
+
+    async def _world_for(self, body: Mapping[str, Any]) -> World | None:
         try:
-            world = self.world((body.get("spec") or {}).get("provider"))
-            if not status.get("phase"):
-                await write_status(
-                    self.objects, namespace, name, {"phase": Phase.INITIALIZING.value}
-                )
-            await advance(world, namespace, name)
+            return self.world((body.get("spec") or {}).get("provider"))
+        except ConfigError as exc:  # an unknown mesh provider
+            meta, error = body["metadata"], exc
+
+            async def refuse() -> None:
+                raise error
+
+            await self._guarded(meta["namespace"], meta["name"], refuse())
+            return None
+
+    async def _initializing(self, world: World, namespace: str, name: str) -> None:
+        """Say at once that a new Canary was seen (`kubectl get` shows it), then tick."""
+        await write_status(self.objects, namespace, name, {"phase": Phase.INITIALIZING.value})
+        await advance(world, namespace, name)
+
+    async def _guarded(self, namespace: str, name: str, step: Awaitable[None]) -> bool:
+        """Run a tick or a look; True if it went through. One Canary's trouble stays its own."""
+        try:
+            await step
         except ConfigError as exc:
             log.warning("canary %s/%s is invalid: %s", namespace, name, exc)
             await report_invalid(self.objects, self.events, namespace, name, exc)
-            return
+            return False
         except KanariaError as exc:
             log.info("canary %s/%s: will retry next tick: %s", namespace, name, exc)
-            return
-        if status.get("message"):
-            await write_status(self.objects, namespace, name, {"message": None})
-
-    def pause_after(self, body: Mapping[str, Any]) -> float:
-        """Real seconds until the next tick: `analysis.interval` of the spec as it is now."""
-        return self.clock.scaled(interval_of(body))
+            return False
+        return True
 
     def started(self, namespace: str, name: str) -> None:
         self.canaries.add((namespace, name))
@@ -163,8 +203,16 @@ def parsed(body: Mapping[str, Any]) -> Canary | None:
 def interval_of(body: Mapping[str, Any]) -> float:
     """The analysis interval with Flagger's default and clamp (≥10 s); an invalid Canary is
     looked at again after the default interval, in case it was fixed."""
+    return cadence(body)[0]
+
+
+def cadence(body: Mapping[str, Any]) -> tuple[float, float]:
+    """Seconds between ticks, and between the judge's looks (0: no judge)."""
     canary = parsed(body)
-    return canary.spec.analysis.interval_seconds if canary else DEFAULT_INTERVAL_SECONDS
+    if canary is None:
+        return DEFAULT_INTERVAL_SECONDS, 0.0
+    judge = canary.spec.analysis.judge
+    return canary.spec.analysis.interval_seconds, judge.look_interval if judge else 0.0
 
 
 def _plain(body: Mapping[str, Any]) -> Object:

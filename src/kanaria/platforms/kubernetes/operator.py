@@ -127,13 +127,14 @@ def operator_backoff(config: OperatorConfig) -> float:
 async def run_canary(
     controller: Controller, body: Mapping[str, Any], stopped: kopf.DaemonStopped
 ) -> None:
-    """Tick, wait the interval, tick… until kopf stops the daemon; finalize if deleted."""
+    """Tick, wait the interval (the judge may look meanwhile), tick… until kopf stops the
+    daemon; finalize if the Canary was deleted."""
     meta = body["metadata"]
     controller.started(meta["namespace"], meta["name"])
     try:
         while not stopped:
             await controller.tick(body)
-            await stopped.wait(controller.pause_after(body))
+            await controller.wait_for_tick(body, stopped)
     finally:
         controller.stopped(body)
     if stopped.reason is not None and kopf.DaemonStoppingReason.RESOURCE_DELETED in stopped.reason:
