@@ -101,7 +101,7 @@ async def test_load_tests_are_shortened_by_the_time_scale() -> None:
     spawner = FakeSpawner()
     runner = TaskRunner(spawner, time_scale=30)
     await runner.run_blocking(_task("hey -z 1m -q 10 -c 2 http://x/", kind=TaskKind.BASH))
-    assert spawner.calls[0][0][-1] == "hey -z 2s -q 10 -c 2 http://x/"
+    assert spawner.calls[0][0][-1] == "hey -z 1800ms -q 10 -c 2 http://x/"
 
 
 async def test_commands_run_inside_the_hosts_namespace_when_asked() -> None:
