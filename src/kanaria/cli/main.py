@@ -70,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`kanaria get … | head`): nothing more to say, and no traceback.
+        sys.stderr.close()
+        return 141
 
 
 if __name__ == "__main__":
