@@ -30,6 +30,22 @@ from kanaria.spec.objects import DEPLOYMENT, Object
 WAIT_SECONDS = 20.0
 
 
+class ListeningObjects(MemoryObjects):
+    """The in-memory store, telling listeners of each write as the SQLite store's feed does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listeners: list[Callable[[], None]] = []
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        self.listeners.append(callback)
+
+    def _notify(self) -> None:
+        super()._notify()
+        for listener in self.listeners:
+            listener()
+
+
 class RandomBlockAddresses:
     """Pod IPs from one random /24 of loopback, lowest free first."""
 
@@ -58,7 +74,7 @@ class RandomBlockAddresses:
 class Platform:
     """One running workload runtime and the helpers a test needs to watch it."""
 
-    objects: MemoryObjects
+    objects: ListeningObjects
     state: StateDir
     runtime: WorkloadRuntime
     session: aiohttp.ClientSession
@@ -134,13 +150,18 @@ async def start_platform(tmp_path: Path) -> AsyncIterator[Starter]:
     async def start(
         time_scale: float = 10.0,
         state: StateDir | None = None,
-        objects: MemoryObjects | None = None,
+        objects: ListeningObjects | None = None,
     ) -> Platform:
         state = state or StateDir.at(tmp_path / "state")
         state.create()
-        objects = objects or MemoryObjects()
+        objects = objects or ListeningObjects()
         runtime = WorkloadRuntime(
-            objects, state, SystemClock(time_scale), table=ReplicaTable(), addresses=addresses
+            objects,
+            state,
+            SystemClock(time_scale),
+            table=ReplicaTable(),
+            addresses=addresses,
+            listen=objects.listen,
         )
         platform = Platform(objects, state, runtime, session)
         platform.task = asyncio.create_task(runtime.run(platform.stop))

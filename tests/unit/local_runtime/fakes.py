@@ -28,8 +28,8 @@ class ScaledClock(SimulatedClock):
         super().__init__()
         self.time_scale = time_scale
 
-    def scaled(self, seconds: float) -> float:
-        return seconds / self.time_scale
+    def scaled(self, seconds: float, floor: float = 0.0) -> float:
+        return max(seconds / self.time_scale, min(seconds, floor))
 
 
 @dataclass

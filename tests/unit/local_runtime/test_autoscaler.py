@@ -282,3 +282,18 @@ async def test_a_metric_the_platform_cannot_read_is_reported_on_the_hpa(world: W
     assert "only cpu and memory Resource metrics" in active["message"]
     assert (await world.deployment())["spec"]["replicas"] == 2
     assert DEPLOYMENT.kind == "Deployment"
+
+
+async def test_a_new_or_changed_hpa_wakes_the_autoscaler_but_its_own_status_does_not(
+    world: World,
+) -> None:
+    autoscaler = world.runtime.autoscaler
+    await world.objects.create(podinfo_deployment(replicas=2))
+    await autoscaler.tick()
+    assert not await autoscaler._specs_changed()
+    await world.objects.create(seed_hpa())
+    assert await autoscaler._specs_changed()
+    await autoscaler.tick()  # writes the HPA's status
+    assert not await autoscaler._specs_changed()
+    await world.objects.patch(HPA, "test", "podinfo", {"spec": {"maxReplicas": 6}})
+    assert await autoscaler._specs_changed()

@@ -24,7 +24,8 @@ import contextlib
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -39,6 +40,7 @@ from kanaria.platforms.local.processes import (
     Usage,
     replica_usage,
     timestamp,
+    wait_first,
 )
 from kanaria.spec.kube import HorizontalPodAutoscaler
 from kanaria.spec.objects import DEPLOYMENT, HPA, Object, ObjectClient
@@ -69,6 +71,7 @@ NO_SCALE = "the HPA controller was unable to get the target's current scale"
 SCALING_DISABLED = "scaling is disabled since the replica count of the target is zero"
 VALID_METRIC = "the HPA was able to successfully calculate a replica count from"
 UsageSource = Callable[[Sequence[ReplicaState]], Mapping[str, Usage]]
+ChangeWaiter = Callable[[float], Awaitable[object]]
 
 
 def parse_quantity(text: Any) -> float:
@@ -439,20 +442,28 @@ class Autoscaler:
         self._rates: dict[str, float] = {}
         self._memory: dict[str, float] = {}
         self._ready_all_window: set[str] = set()
+        self._generations: dict[tuple[str, str], int] = {}
         self._history: dict[tuple[str, str], ScaleHistory] = {}
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, wake: ChangeWaiter | None = None) -> None:
+        """Reconcile every `sync_period` (scaled); with `wake` (called with a timeout, returning
+        on a store write), also at once when an HPA is created or its spec changes, as the
+        upstream controller reacts to HPA events."""
         while not stop.is_set():
             try:
                 await self.tick()
             except TemporaryError as exc:
                 log.info("autoscaler: %s; retrying", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.clock.scaled(self.sync_period))
+            next_tick = time.monotonic() + self.clock.scaled(self.sync_period)
+            while not stop.is_set() and (remaining := next_tick - time.monotonic()) > 0:
+                await wait_first(stop, (wake or asyncio.sleep)(remaining), remaining)
+                if wake is not None and await self._specs_changed():
+                    break
 
     async def tick(self) -> None:
         """Sample every replica's usage once, then reconcile every HPA."""
         autoscalers = await self.objects.list(HPA, None)
+        self._generations = {_key(obj): _generation(obj) for obj in autoscalers}
         if not autoscalers:
             self._samples = {}
             return
@@ -462,6 +473,10 @@ class Autoscaler:
                 await self.reconcile(obj)
             except NotFoundError:
                 continue
+
+    async def _specs_changed(self) -> bool:
+        autoscalers = await self.objects.list(HPA, None)
+        return {_key(obj): _generation(obj) for obj in autoscalers} != self._generations
 
     def _sample(self) -> None:
         """CPU rates (cores) since the previous sample of the same process, and memory."""
@@ -485,8 +500,7 @@ class Autoscaler:
         self._memory = {name: float(u.rss_bytes) for name, u in usage.items()}
 
     async def reconcile(self, obj: Object) -> None:
-        metadata = obj.get("metadata") or {}
-        key = (str(metadata.get("namespace") or "default"), str(metadata.get("name")))
+        key = _key(obj)
         try:
             hpa = HorizontalPodAutoscaler.model_validate(obj)
         except ValidationError as exc:
@@ -600,6 +614,15 @@ class Autoscaler:
 
     def _span(self, seconds: float) -> timedelta:
         return timedelta(seconds=self.clock.scaled(seconds))
+
+
+def _key(obj: Object) -> tuple[str, str]:
+    metadata = obj.get("metadata") or {}
+    return (str(metadata.get("namespace") or "default"), str(metadata.get("name")))
+
+
+def _generation(obj: Object) -> int:
+    return int((obj.get("metadata") or {}).get("generation") or 0)
 
 
 def _stabilized(wanted: int, stable: int) -> tuple[str, str]:

@@ -27,7 +27,7 @@ import json
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from kanaria.clock import Clock
 from kanaria.errors import ConfigError, NotFoundError, TemporaryError
-from kanaria.platforms.local.autoscaler import Autoscaler, UsageSource
+from kanaria.platforms.local.autoscaler import Autoscaler, ChangeWaiter, UsageSource
 from kanaria.platforms.local.catalog import ImageCatalog, LaunchContext
 from kanaria.platforms.local.network import Network, ReplicaPort, ReplicaTable
 from kanaria.platforms.local.probes import Checker, Prober, plan_probe
@@ -49,11 +49,12 @@ from kanaria.platforms.local.processes import (
     Supervisor,
     replica_usage,
     timestamp,
+    wait_first,
 )
 from kanaria.platforms.local.state import StateDir
 from kanaria.platforms.local.store import ChangeFeed
 from kanaria.spec.kube import Container, Deployment, EnvVar
-from kanaria.spec.objects import CONFIGMAP, DEPLOYMENT, SECRET, Object, ObjectClient
+from kanaria.spec.objects import CONFIGMAP, DEPLOYMENT, HPA, SECRET, Object, ObjectClient
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,6 @@ DEFAULT_MAX_UNAVAILABLE = "25%"
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 # Kubernetes' alphabet for generated names: no vowels, no look-alike characters.
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-ChangeWaiter = Callable[[float], Awaitable[object]]
 
 
 # ---- rolling-update arithmetic ---------------------------------------------------------------
@@ -551,7 +551,9 @@ class DeploymentController:
     """Reconciles every stored Deployment with the supervisor's replicas.
 
     `reconcile_all()` is one pass (what unit tests call); `run()` repeats it whenever the store
-    or a replica changes, and at least every `poll_interval` real seconds for the timers
+    or a replica changes, when the next timer of a pass falls due (a replica turning
+    available after minReadySeconds, a progress deadline), and at least every
+    `poll_interval` real seconds for stores that announce no changes.
     (minReadySeconds, progress deadlines) that no event announces.
     """
 
@@ -563,7 +565,7 @@ class DeploymentController:
         *,
         wait_for_change: ChangeWaiter | None = None,
         rng: random.Random | None = None,
-        poll_interval: float = 0.1,
+        poll_interval: float = 0.5,
     ) -> None:
         self.objects = objects
         self.supervisor = supervisor
@@ -573,11 +575,13 @@ class DeploymentController:
         self.poll_interval = poll_interval
         self._tracked: dict[tuple[str, str], _Tracked] = {}
         self._sequence = 0
+        self._next_timer: datetime | None = None
 
     async def reconcile_all(self) -> bool:
         """One pass over every Deployment; stops the replicas of deleted ones. True if it
         changed anything (then another pass should follow at once)."""
         deployments = await self.objects.list(DEPLOYMENT, None)
+        self._next_timer = None
         present = set()
         changed = False
         for obj in deployments:
@@ -598,7 +602,19 @@ class DeploymentController:
                 log.info("deployments: %s; retrying", exc)
                 changed = False
             if not changed:
-                await _first(stop, self.wait_for_change(self.poll_interval), self.poll_interval)
+                within = self._until_next_timer()
+                await wait_first(stop, self.wait_for_change(within), within)
+
+    def _until_next_timer(self) -> float:
+        if self._next_timer is None:
+            return self.poll_interval
+        seconds = (self._next_timer - self.supervisor.clock.now()).total_seconds()
+        return min(self.poll_interval, max(0.005, seconds))
+
+    def _timer(self, moment: datetime) -> None:
+        """Note a moment at which the status will change without any event announcing it."""
+        if moment > self.supervisor.clock.now():
+            self._next_timer = min(self._next_timer or moment, moment)
 
     async def reconcile(self, obj: Object) -> bool:
         """Act on one Deployment, then write its status for the generation acted on."""
@@ -677,6 +693,8 @@ class DeploymentController:
         for state in self._live(key):
             before = counts.get(state.template_hash, SetCounts())
             available = state.ready_since is not None and state.ready_since + min_ready <= now
+            if state.ready_since is not None and not available:
+                self._timer(state.ready_since + min_ready)
             counts[state.template_hash] = SetCounts(
                 before.replicas + 1,
                 before.ready + int(state.ready),
@@ -755,12 +773,21 @@ class DeploymentController:
                 paused=deployment.spec.paused,
             )
         )
+        self._deadline_timer(status, deadline)
         stored = obj.get("status") or {}
         if status == stored:
             return False
         with contextlib.suppress(NotFoundError):
             await self.objects.patch_status(DEPLOYMENT, *key, status_patch(stored, status))
         return True
+
+    def _deadline_timer(self, status: Mapping[str, Any], deadline: float) -> None:
+        progressing = find_condition(status.get("conditions") or [], "Progressing")
+        if progressing is None or progressing.get("status") != "True":
+            return
+        since = parse_timestamp(progressing.get("lastUpdateTime"))
+        if since is not None and progressing.get("reason") != "NewReplicaSetAvailable":
+            self._timer(since + timedelta(seconds=deadline))
 
     def _conditions_before(
         self, deployment: Deployment, previous: Mapping[str, Any], new_hash: str, created: bool
@@ -854,17 +881,6 @@ async def _poll(within: float) -> None:
     await asyncio.sleep(within)
 
 
-async def _first(stop: asyncio.Event, change: Awaitable[object], within: float) -> None:
-    """Wait for a change, for `stop`, or for `within` real seconds, whichever comes first."""
-    waiters = [asyncio.ensure_future(change), asyncio.ensure_future(stop.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
-
-
 # ---- the whole runtime -----------------------------------------------------------------------
 
 
@@ -911,6 +927,10 @@ class WorkloadRuntime:
     The control plane makes one per state dir and runs `run()` as a controller; replicas
     outlive it (cancel it and they keep serving; the next runtime adopts them). `local down`
     stops them through their pid files, or `stop_replicas()` does it from here.
+
+    The controller wakes on replica changes and on store writes: a `SqliteObjects` store's
+    change feed is used by itself; for another store, `listen` registers a callback to call
+    after each write (without it, the controller polls every half second).
     """
 
     def __init__(
@@ -926,9 +946,16 @@ class WorkloadRuntime:
         spawner: Spawner | None = None,
         checker: Checker | None = None,
         usage: UsageSource | None = None,
+        listen: Callable[[Callable[[], None]], None] | None = None,
         wait_for_change: ChangeWaiter | None = None,
     ) -> None:
-        self.signal = ChangeSignal()
+        self.signal, self.hpa_signal = ChangeSignal(), ChangeSignal()
+        if listen is not None:
+            listen(self.signal.notify)
+            listen(self.hpa_signal.notify)
+        elif isinstance(changes := getattr(objects, "changes", None), ChangeFeed):
+            changes.listen((DEPLOYMENT, CONFIGMAP, SECRET), self.signal.notify)
+            changes.listen((HPA,), self.hpa_signal.notify)
         self.supervisor = Supervisor(
             state, clock, spawner=spawner, addresses=addresses, table=table
         )
@@ -949,7 +976,7 @@ class WorkloadRuntime:
         launch = LaunchContext(
             time_scale=1.0 / clock.scaled(1.0), hosts_file=parts.network.hosts_file
         )
-        runtime = cls(
+        return cls(
             parts.objects,
             parts.state,
             clock,
@@ -957,10 +984,6 @@ class WorkloadRuntime:
             addresses=parts.network.pods,
             launch=launch,
         )
-        changes = getattr(parts.objects, "changes", None)
-        if isinstance(changes, ChangeFeed):
-            changes.listen((DEPLOYMENT, CONFIGMAP, SECRET), runtime.signal.notify)
-        return runtime
 
     @property
     def registry(self) -> ReplicaTable:
@@ -975,7 +998,7 @@ class WorkloadRuntime:
             group.create_task(self.supervisor.run(stop))
             group.create_task(self.prober.run(stop))
             group.create_task(self.controller.run(stop))
-            group.create_task(self.autoscaler.run(stop))
+            group.create_task(self.autoscaler.run(stop, self.hpa_signal.wait))
 
     async def stop_replicas(self, within: float = 10.0) -> list[str]:
         """Stop every replica (gracefully, then SIGKILL); the ones still running after."""

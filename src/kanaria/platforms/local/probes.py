@@ -307,15 +307,27 @@ class Prober:
         if tasks:
             await asyncio.gather(*tasks)
 
-    async def run(self, stop: asyncio.Event, interval: float = 0.02) -> None:
-        """Launch due probes every `interval` real seconds until `stop` is set."""
+    async def run(self, stop: asyncio.Event, longest: float = 0.1) -> None:
+        """Launch probes as they fall due until `stop` is set, waking early when a replica
+        starts (its first probe may be due at once) and at least every `longest` seconds."""
+        wake = asyncio.Event()
+        self.supervisor.table.on_change(wake.set)
         try:
             while not stop.is_set():
+                wake.clear()
                 self.start_due()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), interval)
+                    await asyncio.wait_for(wake.wait(), self._until_next(longest))
         finally:
             await self.close()
+
+    def _until_next(self, longest: float) -> float:
+        """Real seconds until the next probe falls due, within [5 ms, `longest`]."""
+        waiting = [s.next_at for s in self._states.values() if not s.running]
+        if not waiting:
+            return longest
+        seconds = (min(waiting) - self.supervisor.clock.now()).total_seconds()
+        return min(longest, max(0.005, seconds))
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -26,7 +26,7 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -255,6 +255,7 @@ class _Replica:
     spec: ReplicaSpec
     ip: str
     created_at: datetime
+    log_path: Path
     handle: ProcessHandle | None = None
     phase: Phase = "Running"
     started_at: datetime | None = None
@@ -335,7 +336,8 @@ class Supervisor:
         if key in self._replicas:
             raise ConflictError(f"replica {spec.namespace}/{spec.name} already exists")
         ip = self.addresses.take(f"{spec.namespace}/{spec.name}")
-        replica = _Replica(spec, ip, created_at=self.clock.now())
+        log_path = self.state.replica_log(spec.namespace, spec.name)
+        replica = _Replica(spec, ip, created_at=self.clock.now(), log_path=log_path)
         self._replicas[key] = replica
         self._launch(replica)
         return self._state_of(replica)
@@ -412,7 +414,7 @@ class Supervisor:
 
     def _launch(self, replica: _Replica) -> None:
         spec = replica.spec
-        log_path = self.state.replica_log(spec.namespace, spec.name)
+        log_path = replica.log_path
         _rotate_log(log_path)
         environment = self._environment(replica)
         argv = [expand(word, environment) for word in spec.argv]
@@ -526,7 +528,7 @@ class Supervisor:
         shutil.rmtree(self.state.root / "run" / spec.namespace / spec.name, ignore_errors=True)
         self.table.remove(spec.namespace, spec.name)
         live = {name for ns, name in self._replicas if ns == spec.namespace}
-        _prune_logs(self.state.replica_log(spec.namespace, spec.name).parent, live)
+        _prune_logs(replica.log_path.parent, live)
 
     def _state_of(self, replica: _Replica) -> ReplicaState:
         spec = replica.spec
@@ -540,7 +542,7 @@ class Supervisor:
             annotations=dict(spec.annotations),
             ready=replica.ready,
             pid=replica.handle.pid if replica.handle is not None else None,
-            log_path=self.state.replica_log(spec.namespace, spec.name),
+            log_path=replica.log_path,
             template_hash=spec.template_hash,
             phase=replica.phase,
             created_at=replica.created_at,
@@ -584,7 +586,8 @@ class Supervisor:
             return None  # not one of ours, or torn: leave it for `local down`'s sweep
         if (spec.namespace, spec.name) in self._replicas:
             return None
-        replica = _adopted(spec, details, self.clock.now())
+        log_path = self.state.replica_log(spec.namespace, spec.name)
+        replica = _adopted(spec, details, self.clock.now(), log_path)
         replica.ip = self.addresses.take(f"{spec.namespace}/{spec.name}", wanted=replica.ip)
         replica.handle = self.spawner.adopt(pid, start) if pid else None
         self._replicas[replica.key] = replica
@@ -608,7 +611,9 @@ class Supervisor:
         return timedelta(seconds=self.clock.scaled(seconds))
 
 
-def _adopted(spec: ReplicaSpec, details: Mapping[str, Any], now: datetime) -> _Replica:
+def _adopted(
+    spec: ReplicaSpec, details: Mapping[str, Any], now: datetime, log_path: Path
+) -> _Replica:
     phase: Phase = "Running"
     if details.get("phase") in ("CrashLoopBackOff", "Terminating"):
         phase = details["phase"]
@@ -617,6 +622,7 @@ def _adopted(spec: ReplicaSpec, details: Mapping[str, Any], now: datetime) -> _R
         spec=spec,
         ip=str(details.get("ip", "")),
         created_at=_parse_stamp(details.get("createdAt")) or now,
+        log_path=log_path,
         phase=phase,
         started_at=_parse_stamp(details.get("startedAt")),
         ready=ready_since is not None,
@@ -689,6 +695,17 @@ def _parse_stamp(text: Any) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+async def wait_first(stop: asyncio.Event, change: Awaitable[object], within: float) -> None:
+    """Wait for `change`, for `stop`, or for `within` real seconds, whichever comes first."""
+    waiters = [asyncio.ensure_future(change), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
 
 
 # ---- resource usage --------------------------------------------------------------------------
