@@ -113,6 +113,13 @@ def _up_in_foreground(state: StateDir, config: ControlPlaneConfig) -> int:
 
 def _up_in_background(state: StateDir, config: ControlPlaneConfig) -> int:
     started = time.monotonic()
+    urls = start_in_background(state, config)
+    _print_urls(state, urls, config.time_scale, started=time.monotonic() - started)
+    return 0
+
+
+def start_in_background(state: StateDir, config: ControlPlaneConfig) -> dict[str, str]:
+    """Start the control plane in its own session; its URLs once its API answers healthy."""
     state.create()
     state.api.unlink(missing_ok=True)
     log_path = state.logs / "controlplane.log"
@@ -132,9 +139,7 @@ def _up_in_background(state: StateDir, config: ControlPlaneConfig) -> int:
             start_new_session=True,  # Ctrl-C in this terminal must not reach it
             close_fds=True,
         )
-    urls = asyncio.run(_await_healthy(state, child, log_path))
-    _print_urls(state, urls, config.time_scale, started=time.monotonic() - started)
-    return 0
+    return asyncio.run(_await_healthy(state, child, log_path))
 
 
 async def _await_healthy(
@@ -188,11 +193,22 @@ def _print_urls(
 
 
 def down_command(args: argparse.Namespace) -> int:
-    from kanaria.platforms.local import controlplane  # noqa: PLC0415
 
     state = StateDir.at(args.state_dir)
     if not state.root.is_dir():
         raise ConfigError(f"{state.root} is not a kanaria state dir (it does not exist)")
+    owner = stop_platform(state)
+    print(
+        f"stopped the control plane (pid {owner})" if owner else "no control plane was running",
+        f"on {state.root}",
+    )
+    return 0
+
+
+def stop_platform(state: StateDir) -> int | None:
+    """Stop the control plane and everything it started; its pid, if one was running."""
+    from kanaria.platforms.local import controlplane  # noqa: PLC0415
+
     owner = lock_owner(state) if is_locked(state) else None
     if owner is not None:
         _stop_control_plane(state, owner)
@@ -200,11 +216,7 @@ def down_command(args: argparse.Namespace) -> int:
     state.api.unlink(missing_ok=True)
     if survivors:
         raise PermanentError(f"these processes survived SIGKILL: {survivors}")
-    print(
-        f"stopped the control plane (pid {owner})" if owner else "no control plane was running",
-        f"on {state.root}",
-    )
-    return 0
+    return owner
 
 
 def _stop_control_plane(state: StateDir, pid: int) -> None:
