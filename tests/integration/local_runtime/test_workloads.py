@@ -84,8 +84,9 @@ async def test_a_template_change_rolls_replicas_one_by_one_honouring_min_ready_s
 async def test_a_version_that_never_gets_ready_exceeds_its_progress_deadline(
     start_platform: Starter,
 ) -> None:
-    platform = await start_platform(time_scale=10)
-    await platform.objects.create(podinfo_deployment(replicas=2, deadline=20))
+    # At time scale 1: a compressed clock never shortens a progress deadline below 30 s.
+    platform = await start_platform(time_scale=1)
+    await platform.objects.create(podinfo_deployment(replicas=2, deadline=3, probe_period=1))
     await platform.available(2)
     broken = with_image(await platform.deployment(), "stefanprodan/podinfo:3.1.1")
     broken["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {
@@ -99,7 +100,7 @@ async def test_a_version_that_never_gets_ready_exceeds_its_progress_deadline(
         return any(c.get("reason") == "ProgressDeadlineExceeded" for c in conditions)
 
     took = await platform.until(stalled, "ProgressDeadlineExceeded")
-    assert took >= 1.9  # progressDeadlineSeconds 20 at time scale 10
+    assert took >= 2.9  # progressDeadlineSeconds 3
     status = await platform.status()
     assert status["updatedReplicas"] == 2
     assert status["availableReplicas"] == 1  # maxUnavailable 1: the old version still serves

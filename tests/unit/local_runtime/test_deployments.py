@@ -236,12 +236,18 @@ async def test_a_new_version_that_never_gets_ready_exceeds_its_progress_deadline
     assert (await world.condition("Progressing"))["reason"] == "ProgressDeadlineExceeded"
 
 
-async def test_the_progress_deadline_follows_the_time_scale(state: Any) -> None:
-    world = World(state, time_scale=60)
-    await world.objects.create(podinfo_deployment(replicas=1, deadline=60))
+@pytest.mark.parametrize(
+    ("time_scale", "deadline", "real_seconds"),
+    [(60, 60, 30.0), (2, 120, 60.0), (10, 20, 20.0), (1, 600, 600.0)],
+)
+async def test_the_progress_deadline_follows_the_time_scale_down_to_a_floor(
+    state: Any, time_scale: float, deadline: int, real_seconds: float
+) -> None:
+    world = World(state, time_scale=time_scale)
+    await world.objects.create(podinfo_deployment(replicas=1, deadline=deadline))
     world.checker.answer = lambda action, ip: False
     await world.settle()
-    world.clock.advance(0.9)
+    world.clock.advance(real_seconds - 0.1)
     await world.settle()
     assert (await world.condition("Progressing"))["reason"] == "ReplicaSetUpdated"
     world.clock.advance(0.2)
@@ -382,3 +388,18 @@ async def test_a_crashing_replica_stays_counted_but_unavailable(world: World) ->
     assert restarted is not None
     assert restarted.restarts == 1
     assert counts(await world.status()) == (2, 2, 2, 2, 0)
+
+
+async def test_an_invalid_deployment_is_left_alone_and_reported_once(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = podinfo_deployment(replicas=1)
+    broken["spec"]["selector"] = {"matchLabels": {"app": "elsewhere"}}
+    await world.objects.create(broken)
+    await world.settle()
+    await world.settle()
+    assert world.replicas() == []
+    assert "status" not in await world.deployment()
+    warnings = [r for r in caplog.records if "is invalid" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "test/podinfo" in warnings[0].getMessage()

@@ -61,6 +61,10 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_SURGE = "25%"
 DEFAULT_MAX_UNAVAILABLE = "25%"
 TEMPLATE_HASH_LABEL = "pod-template-hash"
+# Replicas are real processes that start in real time: a time scale may shorten a progress
+# deadline only down to this many real seconds (the engine's rollout deadline has the same
+# floor), or a compressed clock would fail healthy rollouts.
+PROGRESS_DEADLINE_FLOOR_SECONDS = 30.0
 # Kubernetes' alphabet for generated names: no vowels, no look-alike characters.
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -554,7 +558,6 @@ class DeploymentController:
     or a replica changes, when the next timer of a pass falls due (a replica turning
     available after minReadySeconds, a progress deadline), and at least every
     `poll_interval` real seconds for stores that announce no changes.
-    (minReadySeconds, progress deadlines) that no event announces.
     """
 
     def __init__(
@@ -576,6 +579,7 @@ class DeploymentController:
         self._tracked: dict[tuple[str, str], _Tracked] = {}
         self._sequence = 0
         self._next_timer: datetime | None = None
+        self._invalid: dict[tuple[str, str], int] = {}
 
     async def reconcile_all(self) -> bool:
         """One pass over every Deployment; stops the replicas of deleted ones. True if it
@@ -621,7 +625,7 @@ class DeploymentController:
         try:
             deployment = Deployment.model_validate(obj)
         except ValidationError as exc:
-            log.warning("deployment %s is invalid: %s", obj.get("metadata"), exc)
+            self._warn_invalid(obj, exc)
             return False
         key = (deployment.namespace, deployment.name)
         tracked = self._tracked.setdefault(key, _Tracked())
@@ -631,6 +635,15 @@ class DeploymentController:
         tracked.failure = await self._apply(deployment, obj, tracked, new_hash)
         status_changed = await self._write_status(deployment, obj, tracked, new_hash, created)
         return acted or status_changed
+
+    def _warn_invalid(self, obj: Object, exc: ValidationError) -> None:
+        """Once per generation: the store's admission should have refused it already."""
+        metadata = obj.get("metadata") or {}
+        key = (str(metadata.get("namespace") or "default"), str(metadata.get("name")))
+        generation = int(metadata.get("generation") or 0)
+        if self._invalid.get(key) != generation:
+            self._invalid[key] = generation
+            log.warning("deployment %s/%s is invalid, left as it is: %s", *key, exc)
 
     # ---- replica sets ----
 
@@ -756,7 +769,9 @@ class DeploymentController:
         previous = copy.deepcopy(obj.get("status") or {})
         previous["conditions"] = self._conditions_before(deployment, previous, new_hash, created)
         key = (deployment.namespace, deployment.name)
-        deadline = self.supervisor.clock.scaled(deployment.spec.progress_deadline_seconds)
+        deadline = self.supervisor.clock.scaled(
+            deployment.spec.progress_deadline_seconds, floor=PROGRESS_DEADLINE_FLOOR_SECONDS
+        )
         status = deployment_status(
             StatusInput(
                 generation=int(obj["metadata"].get("generation") or 1),
