@@ -83,10 +83,13 @@ class UserTraffic:
 
 
 def _version_of(body: str, headers: Any) -> str:
+    version = headers.get("X-Podinfo-Version")
+    if version:
+        return str(version)
     try:
         return str(json.loads(body).get("version", "unknown"))
     except (ValueError, AttributeError):
-        return str(headers.get("X-Version", "unknown"))
+        return "unknown"
 
 
 @dataclass

@@ -175,6 +175,9 @@ async def metrics(request: web.Request) -> web.Response:
     return response
 
 
+VERSION_HEADER = "X-Podinfo-Version"
+
+
 def _error(code: int, message: str) -> web.Response:
     return web.json_response({"code": code, "message": message}, status=code)
 
@@ -203,12 +206,14 @@ async def observe_requests(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    fault = _state(request).faults.draw(request.path)
+    state = _state(request)
+    fault = state.faults.draw(request.path)
     if fault.delay:
         await asyncio.sleep(fault.delay)
-    if fault.fail:
-        return _error(500, "random error")
-    return await handler(request)
+    response = _error(500, "random error") if fault.fail else await handler(request)
+    # Which version answered, even when the answer is an error without the JSON that says so.
+    response.headers[VERSION_HEADER] = state.settings.version
+    return response
 
 
 def build_api_app(state: AppState) -> web.Application:
