@@ -20,10 +20,15 @@ ENTRYPOINT is `run` and whose CMD is `args`, as Kubernetes combines them with an
 
 `$(VAR)` references in the argv are left for the process supervisor, which expands them
 against the replica's environment as the kubelet does.
+
+`ReplicaFactory` goes the rest of the way from a Deployment's pod template to a `ReplicaSpec`:
+the catalog's command, the environment (`envFrom`, then `env`, with ConfigMap, Secret and
+`fieldRef` values resolved), ports, probes checked, labels with the template hash.
 """
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import os
 import re
@@ -38,12 +43,17 @@ from typing import Any
 import yaml
 
 from kanaria.errors import ConfigError
-from kanaria.spec.kube import Container
+from kanaria.platforms.local.network import ReplicaPort
+from kanaria.platforms.local.probes import plan_probe
+from kanaria.platforms.local.processes import DEFAULT_GRACE_SECONDS, ReplicaSpec
+from kanaria.spec.kube import Container, Deployment, EnvVar
+from kanaria.spec.objects import CONFIGMAP, SECRET, ObjectClient
 
 CATALOG_VARIABLE = "KANARIA_CATALOG"
 USER_CATALOG_NAME = "catalog.yaml"
 BUILTIN_SOURCE = "built-in kanaria/platforms/local/catalog.yaml"
 PLACEHOLDERS = frozenset({"tag", "image", "time_scale", "hosts_file"})
+TEMPLATE_HASH_LABEL = "pod-template-hash"
 
 _DOCKER_HUB_PREFIXES = ("docker.io/", "index.docker.io/", "registry-1.docker.io/")
 _GO_FLAG = re.compile(r"-[A-Za-z][A-Za-z0-9_.-]+(=.*)?", re.DOTALL)
@@ -340,3 +350,134 @@ def _filled(words: Iterable[str], values: Mapping[str, str]) -> list[str]:
 
 def _double_dash(word: str) -> str:
     return f"-{word}" if _GO_FLAG.fullmatch(word) else word
+
+
+# ---- building replicas from a template -------------------------------------------------------
+
+
+_FIELD_REFS = {
+    "metadata.name": "$(POD_NAME)",
+    "metadata.namespace": "$(POD_NAMESPACE)",
+    "status.podIP": "$(POD_IP)",
+    "status.podIPs": "$(POD_IP)",
+    "status.hostIP": "127.0.0.1",
+    "spec.nodeName": "localhost",
+    "spec.serviceAccountName": "default",
+}
+
+
+class ReplicaFactory:
+    """Turns a Deployment's pod template into `ReplicaSpec`s, through the image catalog.
+
+    Every reason a template cannot run here (unknown image, a second container, a probe the
+    platform cannot run, a missing ConfigMap key) is a `ConfigError` whose message ends up in
+    the Deployment's ReplicaFailure condition.
+    """
+
+    def __init__(self, objects: ObjectClient, catalog: ImageCatalog, launch: LaunchContext):
+        self.objects = objects
+        self.catalog = catalog
+        self.launch = launch
+
+    async def build(
+        self, deployment: Deployment, raw_template: Mapping[str, Any], hash_text: str, name: str
+    ) -> ReplicaSpec:
+        namespace = deployment.namespace
+        pod = deployment.spec.template
+        if len(pod.spec.containers) != 1 or pod.spec.init_containers:
+            raise ConfigError(
+                "the local platform runs pods of exactly one container and no init containers; "
+                f"found {len(pod.spec.containers)} and {len(pod.spec.init_containers)}"
+            )
+        container = pod.spec.containers[0]
+        raw_container = raw_template["spec"]["containers"][0]
+        command = self.catalog.command_for(container, namespace, self.launch)
+        ports = tuple(ReplicaPort(p.name or "", p.container_port) for p in container.ports)
+        probes = {kind: raw_container.get(f"{kind}Probe") for kind in ("readiness", "liveness")}
+        for kind, raw in probes.items():
+            if raw is not None:
+                plan_probe(raw, ports, f"spec.template.spec.containers[0].{kind}Probe")
+        labels = {**(pod.metadata.get("labels") or {}), TEMPLATE_HASH_LABEL: hash_text}
+        grace = raw_template["spec"].get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
+        return ReplicaSpec(
+            namespace=namespace,
+            workload=deployment.name,
+            name=name,
+            template_hash=hash_text,
+            argv=command.argv,
+            env=(*command.env, *await self.environment(container, namespace)),
+            ports=ports,
+            labels={str(k): str(v) for k, v in labels.items()},
+            annotations={
+                str(k): str(v) for k, v in (pod.metadata.get("annotations") or {}).items()
+            },
+            readiness_probe=probes["readiness"],
+            liveness_probe=probes["liveness"],
+            requests={
+                str(k): str(v) for k, v in (container.resources.get("requests") or {}).items()
+            },
+            grace_seconds=float(grace),
+        )
+
+    async def environment(self, container: Container, namespace: str) -> list[tuple[str, str]]:
+        """`envFrom` first, then `env` (later entries win), as the kubelet builds it."""
+        pairs: list[tuple[str, str]] = []
+        for source in container.env_from:
+            pairs += await self._env_from(source, namespace)
+        for variable in container.env:
+            value = await self._value(variable, namespace)
+            if value is not None:
+                pairs.append((variable.name, value))
+        return pairs
+
+    async def _env_from(self, source: Mapping[str, Any], namespace: str) -> list[tuple[str, str]]:
+        prefix = str(source.get("prefix") or "")
+        for key, kind in (("configMapRef", CONFIGMAP), ("secretRef", SECRET)):
+            ref = source.get(key)
+            if ref is not None:
+                data = await self._data(kind.kind, ref, namespace)
+                return [(f"{prefix}{name}", value) for name, value in (data or {}).items()]
+        raise ConfigError(f"envFrom: expected configMapRef or secretRef, found {dict(source)}")
+
+    async def _value(self, variable: EnvVar, namespace: str) -> str | None:
+        source = variable.value_from
+        if source is None:
+            return variable.value or ""
+        if "fieldRef" in source:
+            path = str((source["fieldRef"] or {}).get("fieldPath", ""))
+            if path not in _FIELD_REFS:
+                raise ConfigError(f"env {variable.name}: fieldRef {path!r} is not supported here")
+            return _FIELD_REFS[path]
+        for key, kind in (("configMapKeyRef", CONFIGMAP), ("secretKeyRef", SECRET)):
+            if key in source:
+                return await self._key(variable.name, kind.kind, source[key], namespace)
+        raise ConfigError(f"env {variable.name}: valueFrom {sorted(source)} is not supported here")
+
+    async def _key(
+        self, variable: str, kind: str, ref: Mapping[str, Any], namespace: str
+    ) -> str | None:
+        data = await self._data(kind, ref, namespace)
+        key = str(ref.get("key", ""))
+        if data is not None and key in data:
+            return data[key]
+        if ref.get("optional"):
+            return None
+        raise ConfigError(f"env {variable}: {kind} {ref.get('name')!r} has no key {key!r}")
+
+    async def _data(self, kind: str, ref: Mapping[str, Any], namespace: str) -> dict[str, str]:
+        """A ConfigMap's data or a Secret's decoded data; {} for a missing optional one."""
+        stored = await self.objects.get(
+            CONFIGMAP if kind == "ConfigMap" else SECRET, namespace, str(ref.get("name", ""))
+        )
+        if stored is None:
+            if ref.get("optional"):
+                return {}
+            raise ConfigError(f"{kind} {namespace}/{ref.get('name')} not found")
+        if kind == "ConfigMap":
+            return {str(k): str(v) for k, v in (stored.get("data") or {}).items()}
+        decoded = {
+            str(k): base64.b64decode(str(v)).decode("utf-8", "replace")
+            for k, v in (stored.get("data") or {}).items()
+        }
+        decoded.update({str(k): str(v) for k, v in (stored.get("stringData") or {}).items()})
+        return decoded

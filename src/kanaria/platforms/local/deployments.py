@@ -19,7 +19,6 @@ desired sizes in memory and, after a restart, rebuilds them from the replicas it
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import copy
 import hashlib
@@ -37,13 +36,11 @@ from pydantic import ValidationError
 from kanaria.clock import Clock
 from kanaria.errors import ConfigError, NotFoundError, TemporaryError
 from kanaria.platforms.local.autoscaler import Autoscaler, ChangeWaiter, UsageSource
-from kanaria.platforms.local.catalog import ImageCatalog, LaunchContext
-from kanaria.platforms.local.network import Network, ReplicaPort, ReplicaTable
-from kanaria.platforms.local.probes import Checker, Prober, plan_probe
+from kanaria.platforms.local.catalog import ImageCatalog, LaunchContext, ReplicaFactory
+from kanaria.platforms.local.network import Network, ReplicaTable
+from kanaria.platforms.local.probes import Checker, Prober
 from kanaria.platforms.local.processes import (
-    DEFAULT_GRACE_SECONDS,
     PodAddressPool,
-    ReplicaSpec,
     ReplicaState,
     Spawner,
     Supervisor,
@@ -53,14 +50,13 @@ from kanaria.platforms.local.processes import (
 )
 from kanaria.platforms.local.state import StateDir
 from kanaria.platforms.local.store import ChangeFeed
-from kanaria.spec.kube import Container, Deployment, EnvVar
+from kanaria.spec.kube import Deployment
 from kanaria.spec.objects import CONFIGMAP, DEPLOYMENT, HPA, SECRET, Object, ObjectClient
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SURGE = "25%"
 DEFAULT_MAX_UNAVAILABLE = "25%"
-TEMPLATE_HASH_LABEL = "pod-template-hash"
 # Replicas are real processes that start in real time: a time scale may shorten a progress
 # deadline only down to this many real seconds (the engine's rollout deadline has the same
 # floor), or a compressed clock would fail healthy rollouts.
@@ -407,137 +403,6 @@ def pod_name(deployment: str, hash_text: str, rng: random.Random, taken: Iterabl
         if name not in used:
             return name
     raise TemporaryError(f"no free replica name for {deployment}-{hash_text}")
-
-
-# ---- building replicas from a template -------------------------------------------------------
-
-
-_FIELD_REFS = {
-    "metadata.name": "$(POD_NAME)",
-    "metadata.namespace": "$(POD_NAMESPACE)",
-    "status.podIP": "$(POD_IP)",
-    "status.podIPs": "$(POD_IP)",
-    "status.hostIP": "127.0.0.1",
-    "spec.nodeName": "localhost",
-    "spec.serviceAccountName": "default",
-}
-
-
-class ReplicaFactory:
-    """Turns a Deployment's pod template into `ReplicaSpec`s, through the image catalog.
-
-    Every reason a template cannot run here (unknown image, a second container, a probe the
-    platform cannot run, a missing ConfigMap key) is a `ConfigError` whose message ends up in
-    the Deployment's ReplicaFailure condition.
-    """
-
-    def __init__(self, objects: ObjectClient, catalog: ImageCatalog, launch: LaunchContext):
-        self.objects = objects
-        self.catalog = catalog
-        self.launch = launch
-
-    async def build(
-        self, deployment: Deployment, raw_template: Mapping[str, Any], hash_text: str, name: str
-    ) -> ReplicaSpec:
-        namespace = deployment.namespace
-        pod = deployment.spec.template
-        if len(pod.spec.containers) != 1 or pod.spec.init_containers:
-            raise ConfigError(
-                "the local platform runs pods of exactly one container and no init containers; "
-                f"found {len(pod.spec.containers)} and {len(pod.spec.init_containers)}"
-            )
-        container = pod.spec.containers[0]
-        raw_container = raw_template["spec"]["containers"][0]
-        command = self.catalog.command_for(container, namespace, self.launch)
-        ports = tuple(ReplicaPort(p.name or "", p.container_port) for p in container.ports)
-        probes = {kind: raw_container.get(f"{kind}Probe") for kind in ("readiness", "liveness")}
-        for kind, raw in probes.items():
-            if raw is not None:
-                plan_probe(raw, ports, f"spec.template.spec.containers[0].{kind}Probe")
-        labels = {**(pod.metadata.get("labels") or {}), TEMPLATE_HASH_LABEL: hash_text}
-        grace = raw_template["spec"].get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
-        return ReplicaSpec(
-            namespace=namespace,
-            workload=deployment.name,
-            name=name,
-            template_hash=hash_text,
-            argv=command.argv,
-            env=(*command.env, *await self.environment(container, namespace)),
-            ports=ports,
-            labels={str(k): str(v) for k, v in labels.items()},
-            annotations={
-                str(k): str(v) for k, v in (pod.metadata.get("annotations") or {}).items()
-            },
-            readiness_probe=probes["readiness"],
-            liveness_probe=probes["liveness"],
-            requests={
-                str(k): str(v) for k, v in (container.resources.get("requests") or {}).items()
-            },
-            grace_seconds=float(grace),
-        )
-
-    async def environment(self, container: Container, namespace: str) -> list[tuple[str, str]]:
-        """`envFrom` first, then `env` (later entries win), as the kubelet builds it."""
-        pairs: list[tuple[str, str]] = []
-        for source in container.env_from:
-            pairs += await self._env_from(source, namespace)
-        for variable in container.env:
-            value = await self._value(variable, namespace)
-            if value is not None:
-                pairs.append((variable.name, value))
-        return pairs
-
-    async def _env_from(self, source: Mapping[str, Any], namespace: str) -> list[tuple[str, str]]:
-        prefix = str(source.get("prefix") or "")
-        for key, kind in (("configMapRef", CONFIGMAP), ("secretRef", SECRET)):
-            ref = source.get(key)
-            if ref is not None:
-                data = await self._data(kind.kind, ref, namespace)
-                return [(f"{prefix}{name}", value) for name, value in (data or {}).items()]
-        raise ConfigError(f"envFrom: expected configMapRef or secretRef, found {dict(source)}")
-
-    async def _value(self, variable: EnvVar, namespace: str) -> str | None:
-        source = variable.value_from
-        if source is None:
-            return variable.value or ""
-        if "fieldRef" in source:
-            path = str((source["fieldRef"] or {}).get("fieldPath", ""))
-            if path not in _FIELD_REFS:
-                raise ConfigError(f"env {variable.name}: fieldRef {path!r} is not supported here")
-            return _FIELD_REFS[path]
-        for key, kind in (("configMapKeyRef", CONFIGMAP), ("secretKeyRef", SECRET)):
-            if key in source:
-                return await self._key(variable.name, kind.kind, source[key], namespace)
-        raise ConfigError(f"env {variable.name}: valueFrom {sorted(source)} is not supported here")
-
-    async def _key(
-        self, variable: str, kind: str, ref: Mapping[str, Any], namespace: str
-    ) -> str | None:
-        data = await self._data(kind, ref, namespace)
-        key = str(ref.get("key", ""))
-        if data is not None and key in data:
-            return data[key]
-        if ref.get("optional"):
-            return None
-        raise ConfigError(f"env {variable}: {kind} {ref.get('name')!r} has no key {key!r}")
-
-    async def _data(self, kind: str, ref: Mapping[str, Any], namespace: str) -> dict[str, str]:
-        """A ConfigMap's data or a Secret's decoded data; {} for a missing optional one."""
-        stored = await self.objects.get(
-            CONFIGMAP if kind == "ConfigMap" else SECRET, namespace, str(ref.get("name", ""))
-        )
-        if stored is None:
-            if ref.get("optional"):
-                return {}
-            raise ConfigError(f"{kind} {namespace}/{ref.get('name')} not found")
-        if kind == "ConfigMap":
-            return {str(k): str(v) for k, v in (stored.get("data") or {}).items()}
-        decoded = {
-            str(k): base64.b64decode(str(v)).decode("utf-8", "replace")
-            for k, v in (stored.get("data") or {}).items()
-        }
-        decoded.update({str(k): str(v) for k, v in (stored.get("stringData") or {}).items()})
-        return decoded
 
 
 # ---- the controller --------------------------------------------------------------------------
