@@ -28,6 +28,7 @@ ReportInvalid = Callable[[CanaryKey, ConfigError], Awaitable[None]]
 class _Job:
     task: asyncio.Task[None]
     interval: tuple[float, float]
+    poke: asyncio.Event
 
 
 class Scheduler:
@@ -54,13 +55,19 @@ class Scheduler:
             while True:
                 await self.sync_jobs()
                 self._wake.clear()
-                sleep = asyncio.ensure_future(self.world.clock.sleep(self.control_loop_seconds))
-                woken = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait({sleep, woken}, return_when=asyncio.FIRST_COMPLETED)
-                sleep.cancel()
-                woken.cancel()
+                await self._sleep(self.control_loop_seconds, self._wake)
         finally:
             await self.stop()
+
+    async def _sleep(self, seconds: float, interrupt: asyncio.Event) -> None:
+        """Wait `seconds` on the world's clock, or until `interrupt` is set."""
+        sleep = asyncio.ensure_future(self.world.clock.sleep(seconds))
+        woken = asyncio.ensure_future(interrupt.wait())
+        try:
+            await asyncio.wait({sleep, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleep.cancel()
+            woken.cancel()
 
     async def stop(self) -> None:
         jobs = list(self._jobs.values())
@@ -74,36 +81,45 @@ class Scheduler:
         for key in set(self._jobs) - keys:
             self._jobs.pop(key).task.cancel()
         for key in keys:
-            interval = await self._interval(key)
+            interval, asked = await self._read(key)
             job = self._jobs.get(key)
-            if job is not None and (job.interval == interval and not job.task.done()):
-                continue
-            if job is not None:
-                job.task.cancel()
-            self._jobs[key] = _Job(asyncio.create_task(self._job(key, interval)), interval)
+            if job is None or job.interval != interval or job.task.done():
+                if job is not None:
+                    job.task.cancel()
+                poke = asyncio.Event()
+                job = _Job(asyncio.create_task(self._job(key, interval, poke)), interval, poke)
+                self._jobs[key] = job
+            if asked:
+                job.poke.set()  # an action was requested: answer it now, not next interval
 
-    async def _interval(self, key: CanaryKey) -> tuple[float, float]:
-        """The canary's analysis interval, and how often its judge looks (0: no judge)."""
+    async def _read(self, key: CanaryKey) -> tuple[tuple[float, float], bool]:
+        """The canary's analysis interval and how often its judge looks (0: no judge), and
+        whether an action waits for an answer."""
         try:
             canary = await self.world.canaries.get(*key)
         except ConfigError:
-            return 0.0, 0.0
+            return (0.0, 0.0), False
         if canary is None:
-            return 0.0, 0.0
+            return (0.0, 0.0), False
         judge = canary.spec.analysis.judge
-        return canary.spec.analysis.interval_seconds, judge.look_interval if judge else 0.0
+        interval = (canary.spec.analysis.interval_seconds, judge.look_interval if judge else 0.0)
+        return interval, canary.requested_action() is not None
 
-    async def _job(self, key: CanaryKey, interval: tuple[float, float]) -> None:
+    async def _job(
+        self, key: CanaryKey, interval: tuple[float, float], poke: asyncio.Event
+    ) -> None:
         tick_every, look_every = interval
         tick_every = tick_every or self.control_loop_seconds
         while True:
+            poke.clear()
             await self.tick_once(key)
-            waited = 0.0
-            while look_every and waited + look_every < tick_every:
-                await self.world.clock.sleep(look_every)
-                waited += look_every
-                await self._guarded(key, look(self.world, *key))
-            await self.world.clock.sleep(tick_every - waited)
+            waited = 0.0  # counted in the world's time, as the sleeps are
+            while not poke.is_set() and waited < tick_every - 1e-9:
+                step = min(look_every or tick_every, tick_every - waited)
+                await self._sleep(step, poke)
+                waited += step
+                if look_every and not poke.is_set() and waited < tick_every - 1e-9:
+                    await self._guarded(key, look(self.world, *key))
 
     async def tick_once(self, key: CanaryKey) -> None:
         await self._guarded(key, advance(self.world, *key))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import copy
 
+from kanaria.clock import SystemClock
 from kanaria.engine.scheduler import CanaryKey, Scheduler
-from kanaria.engine.simulated import SimulatedWorld
+from kanaria.engine.simulated import SimulatedWorld, simulated_world
 from kanaria.errors import ConfigError
+from kanaria.spec.canary import ACTION_ANNOTATION, ACTION_ID_ANNOTATION
 from tests.unit.engine.conftest import seed_canary
 
 
@@ -69,3 +71,34 @@ async def test_an_invalid_canary_is_reported_and_the_others_go_on(sim: Simulated
         scheduler, lambda: sim.canaries.status("test", "podinfo").get("phase") == "Initialized"
     )
     assert reported[0] == (("test", "broken"), "invalid Canary: spec.analysis: no strategy")
+
+
+async def test_a_requested_action_is_answered_without_waiting_for_the_interval() -> None:
+    sim = simulated_world(clock=None)
+    sim.world.clock = SystemClock(time_scale=1.0)  # a 60 s interval: the test must not wait it
+    sim.canaries.put(seed_canary())
+
+    async def canaries() -> list[CanaryKey]:
+        return list(sim.canaries.documents)
+
+    scheduler = Scheduler(sim.world, canaries, control_loop_seconds=60.0)
+    task = asyncio.create_task(scheduler.run())
+    try:
+        for _ in range(200):
+            if sim.canaries.status("test", "podinfo").get("phase") == "Initializing":
+                break
+            await asyncio.sleep(0.01)
+        document = sim.canaries.documents[("test", "podinfo")]
+        document["metadata"]["annotations"] = {
+            ACTION_ANNOTATION: "pause",
+            ACTION_ID_ANNOTATION: "now",
+        }
+        scheduler.wake()
+        for _ in range(200):
+            if sim.canaries.status("test", "podinfo").get("action"):
+                break
+            await asyncio.sleep(0.01)
+        assert sim.canaries.status("test", "podinfo")["action"]["id"] == "now"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
