@@ -86,7 +86,7 @@ def register(commands: Any) -> None:
         metavar="D",
         help=f"stop watching after D (default {DEFAULT_WATCH_LIMIT})",
     )
-    _common(status)
+    connection_flags(status)
     status.set_defaults(run=run_status)
 
     wait = commands.add_parser(
@@ -98,11 +98,11 @@ def register(commands: Any) -> None:
     wait.add_argument("target", metavar="canary/NAME")
     wait.add_argument("--for", dest="condition", required=True, metavar="condition=promoted|failed")
     wait.add_argument("--timeout", default="30s", metavar="D", help="how long (default 30s)")
-    _common(wait)
+    connection_flags(wait)
     wait.set_defaults(run=run_wait)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def connection_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--namespace", default=None, help="namespace (default: default)")
     parser.add_argument(
         "--state-dir",
@@ -130,7 +130,7 @@ def wanted_outcome(condition: str) -> str:
     return match.group(1).lower()
 
 
-def _duration(text: str, flag: str) -> float:
+def duration_flag(text: str, flag: str) -> float:
     try:
         return parse_duration(text)
     except ValueError as exc:
@@ -140,7 +140,7 @@ def _duration(text: str, flag: str) -> float:
 def run_status(args: argparse.Namespace) -> int:
     name = canary_name(args.target)
     namespace = args.namespace or "default"
-    limit = _duration(args.timeout, "--timeout")
+    limit = duration_flag(args.timeout, "--timeout")
     console = Console()
     return asyncio.run(_status(args, console, namespace, name, limit))
 
@@ -164,7 +164,7 @@ def run_wait(args: argparse.Namespace) -> int:
     try:
         name = canary_name(args.target)
         wanted = wanted_outcome(args.condition)
-        limit = _duration(args.timeout, "--timeout")
+        limit = duration_flag(args.timeout, "--timeout")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
