@@ -124,11 +124,12 @@ def start_in_background(state: StateDir, config: ControlPlaneConfig) -> dict[str
     state.api.unlink(missing_ok=True)
     log_path = state.logs / "controlplane.log"
     command = [
-        sys.executable, "-m", "kanaria.platforms.local.controlplane",
+        sys.executable, "-m", "kanaria.platforms.local",
         "--state-dir", str(state.root),
         "--time-scale", repr(config.time_scale),
         "--gateway-port", str(config.gateway_port),
         "--api-port", str(config.api_port),
+        "--controller", "kanaria.web.local:dashboard",
     ]  # fmt: skip
     with log_path.open("ab") as log_file:
         child = subprocess.Popen(
@@ -182,11 +183,22 @@ def _print_urls(
         ("Gateway", urls.get("gateway")),
         ("Prometheus", urls.get("prometheus")),
         ("Envoy admin", urls.get("envoyAdmin")),
+        ("Dashboard", _dashboard_url(state)),
         ("Time scale", f"{time_scale:g}"),
         ("Logs", str(state.logs)),
     ]
     for label, value in rows:
         print(f"  {label + ':':<13}{value or '-'}")
+
+
+def _dashboard_url(state: StateDir) -> str | None:
+    """The dashboard's address, once its controller has started (it may take a moment)."""
+    for _ in range(40):
+        try:
+            return (state.root / "dashboard.url").read_text(encoding="utf-8").strip()
+        except OSError:
+            time.sleep(POLL_SECONDS)
+    return None
 
 
 # ---- down ------------------------------------------------------------------------------------

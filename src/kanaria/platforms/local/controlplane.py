@@ -1,7 +1,7 @@
 """The local control plane: one process that owns the store and starts everything else.
 
-`kanaria local up` runs `python -m kanaria.platforms.local.controlplane` in its own session;
-`--foreground` runs the same `serve()` in the CLI's process. In order, it:
+`kanaria local up` runs `python -m kanaria.platforms.local` (this module's `main`) in its own
+session; `--foreground` runs the same `serve()` in the CLI's process. In order, it:
 
 1. locks the state dir (a second control plane on it refuses to start) and writes its config;
 2. opens the SQLite store, with the admission hook that gives Services their VIPs;
@@ -44,9 +44,11 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from prometheus_client import CollectorRegistry
 
 from kanaria.clock import SystemClock
 from kanaria.errors import ConfigError, KanariaError, TemporaryError
@@ -115,6 +117,8 @@ class Components:
     envoy: EnvoyProcess | None = None
     prometheus: PrometheusProcess | None = None
     api_url: str | None = None
+    # kanaria's own metrics (Flagger's names): the engine records, the dashboard serves /metrics
+    metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     @property
     def gateway_url(self) -> str:
@@ -617,7 +621,7 @@ def load_controllers(references: Iterable[str]) -> list[Controller]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m kanaria.platforms.local.controlplane",
+        prog="python -m kanaria.platforms.local",
         description="The local platform's control plane (normally started by kanaria local up).",
     )
     parser.add_argument("--state-dir", required=True)

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
+from prometheus_client import CollectorRegistry
 
 from kanaria.analysis.observer import ObserverSettings, PrometheusObserver
 from kanaria.clock import SystemClock
-from kanaria.engine.ports import Recorder, World
+from kanaria.engine.metrics import PrometheusRecorder
+from kanaria.engine.ports import Notifier, Recorder, World
 from kanaria.engine.scheduler import CanaryKey, Scheduler
 from kanaria.errors import ConfigError
 from kanaria.platforms.local.network import NameTable, Network, ServiceResolver
@@ -27,6 +31,7 @@ from kanaria.platforms.local.store import SqliteObjects
 from kanaria.routing.istio import IstioRouter
 from kanaria.spec.objects import CANARY, ObjectClient, name_of, namespace_of
 from kanaria.webhooks.client import HttpWebhookCaller
+from kanaria.webhooks.notifiers import AlertNotifier, Destination, default_provider
 from kanaria.workloads.canaries import ObjectCanaryStore, report_invalid
 from kanaria.workloads.deployment import DeploymentTarget
 from kanaria.workloads.events import ObjectEventRecorder
@@ -55,11 +60,13 @@ class LocalReleases:
         names: NameTable,
         settings: ReleaseSettings,
         recorder: Recorder | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.objects = objects
         self.names = names
         self.settings = settings
         self.recorder = recorder
+        self.notifier = notifier
         self.clock = SystemClock(settings.time_scale)
         self.scheduler: Scheduler | None = None
 
@@ -95,6 +102,7 @@ class LocalReleases:
             canaries=ObjectCanaryStore(self.objects),
             clock=self.clock,
             recorder=self.recorder,
+            notifier=self.notifier,
             event_webhook_url=self.settings.event_webhook_url,
         )
 
@@ -127,12 +135,42 @@ class ReleaseParts(Protocol):
     @property
     def prometheus_url(self) -> str | None: ...
 
+    @property
+    def metrics(self) -> CollectorRegistry: ...
+
 
 async def run_releases(parts: ReleaseParts) -> None:
     """The control plane's plug: `Controller("releases", run_releases)`."""
     if parts.prometheus_url is None:
         raise ConfigError("the releases controller needs Prometheus, which is not running")
-    settings = ReleaseSettings(parts.prometheus_url, parts.config.time_scale)
-    releases = LocalReleases(parts.objects, parts.network.names, settings)
+    settings = ReleaseSettings(
+        parts.prometheus_url,
+        parts.config.time_scale,
+        event_webhook_url=os.environ.get("EVENT_WEBHOOK_URL"),
+    )
+    notifier = AlertNotifier(parts.objects, default=default_provider_from(os.environ))
+    releases = LocalReleases(
+        parts.objects,
+        parts.network.names,
+        settings,
+        recorder=PrometheusRecorder(parts.metrics),
+        notifier=notifier,
+    )
     parts.objects.changes.listen([CANARY], releases.wake)
-    await releases.run()
+    try:
+        await releases.run()
+    finally:
+        await notifier.close()
+
+
+def default_provider_from(environ: Mapping[str, str]) -> Destination | None:
+    """Flagger's global alert settings, read from the same environment variables."""
+    return default_provider(
+        slack_url=environ.get("SLACK_URL"),
+        slack_token=environ.get("SLACK_TOKEN"),
+        slack_channel=environ.get("SLACK_CHANNEL"),
+        slack_user=environ.get("SLACK_USER"),
+        slack_proxy=environ.get("SLACK_PROXY_URL"),
+        msteams_url=environ.get("MSTEAMS_URL"),
+        msteams_proxy=environ.get("MSTEAMS_PROXY_URL"),
+    )
