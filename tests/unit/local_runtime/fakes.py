@@ -66,6 +66,7 @@ class FakeSpawner:
     def __init__(self) -> None:
         self.processes: list[FakeProcess] = []
         self.missing: set[str] = set()
+        self.busy: set[tuple[str, int]] = set()  # (ip, port) another program listens on
         self.ignores_sigterm = False
 
     def spawn(
@@ -84,6 +85,9 @@ class FakeSpawner:
             if process.pid == pid and process.start == start and process.exit_code is None:
                 return process
         return None
+
+    def ports_free(self, ip: str, ports: Sequence[int]) -> bool:
+        return not any((ip, port) in self.busy for port in ports)
 
     def running(self) -> list[FakeProcess]:
         return [p for p in self.processes if p.exit_code is None]

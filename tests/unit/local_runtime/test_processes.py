@@ -265,3 +265,20 @@ def test_usage_adds_up_a_replicas_whole_session_from_proc(tmp_path: Path) -> Non
     usage = session_usage(tmp_path)
     assert usage[100] == Usage(4.0, 15 * page)
     assert usage[200] == Usage(5.0, page)
+
+
+def test_a_pod_ip_whose_ports_another_program_holds_is_skipped(harness: Harness) -> None:
+    harness.spawner.busy |= {("127.128.0.1", 9898), ("127.128.0.2", 9898)}
+    state = harness.supervisor.start(spec())
+    assert state.ip == "127.128.0.3"
+    assert harness.spawner.processes[0].env["POD_IP"] == "127.128.0.3"
+    assert harness.addresses.owned() == {"127.128.0.3": "test/podinfo-abc-x1"}
+    harness.spawner.busy.add(("127.128.0.3", 9898))  # taken while the replica was down
+    harness.spawner.processes[0].crash()
+    harness.supervisor.tick()
+    harness.after(10)
+    restarted = harness.supervisor.get("test", "podinfo-abc-x1")
+    assert restarted is not None
+    assert restarted.ip == "127.128.0.4"  # .1 and .2 are still busy, .3 too now
+    assert harness.spawner.processes[1].env["POD_IP"] == "127.128.0.4"
+    assert harness.table.replicas()[0].ip == "127.128.0.4"

@@ -21,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,6 +45,8 @@ from kanaria.platforms.local.state import (
     write_atomically,
 )
 
+log = logging.getLogger(__name__)
+
 Phase = Literal["Running", "CrashLoopBackOff", "Terminating"]
 
 BACKOFF_INITIAL_SECONDS = 10.0
@@ -50,6 +54,8 @@ BACKOFF_MAX_SECONDS = 300.0
 # The kubelet forgets a container's back-off once it has run this long without crashing.
 BACKOFF_RESET_SECONDS = 600.0
 DEFAULT_GRACE_SECONDS = 30.0
+# How many busy pod IPs a replica skips before it starts anyway (and crash-loops visibly).
+ADDRESS_ATTEMPTS = 32
 RECORD_PREFIX = "replica."
 # Logs of replicas that are gone, kept per namespace for post-mortems (`kanaria logs` of a
 # canary that was rolled back).
@@ -158,6 +164,9 @@ class Spawner(Protocol):
     def adopt(self, pid: int, start: int) -> ProcessHandle | None:
         """The process `pid` if it still runs and started at `start`, else None."""
 
+    def ports_free(self, ip: str, ports: Sequence[int]) -> bool:
+        """Whether nothing listens on `ip` at any of `ports` (a replica could bind them)."""
+
 
 class PodAddressPool(Protocol):
     """Pod IPs; network.py's `PodAddresses` is the platform's, from 127.128.0.0/16."""
@@ -232,6 +241,17 @@ class SubprocessSpawner:
         if pid <= 0 or process_start_time(pid) != start:
             return None
         return AdoptedProcess(pid, start)
+
+    def ports_free(self, ip: str, ports: Sequence[int]) -> bool:
+        for port in ports:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                # SO_REUSEADDR lets a port in TIME_WAIT pass; a listening one still fails.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((ip, port))
+                except OSError:
+                    return False
+        return True
 
 
 def _signal_group(pid: int, signum: int) -> None:
@@ -416,6 +436,7 @@ class Supervisor:
         spec = replica.spec
         log_path = replica.log_path
         _rotate_log(log_path)
+        self._ensure_free_address(replica)
         environment = self._environment(replica)
         argv = [expand(word, environment) for word in spec.argv]
         replica.incarnation += 1
@@ -433,6 +454,26 @@ class Supervisor:
         replica.message = ""
         self._set_ready(replica, spec.readiness_probe is None)
         self._changed(replica)
+
+    def _ensure_free_address(self, replica: _Replica) -> None:
+        """Move the replica to another pod IP if something else listens on its ports there.
+
+        Pod IPs are loopback addresses that another platform on the same machine (or a
+        program left over from one) may use too; a replica started on them would only crash.
+        Busy addresses are held under a placeholder owner while a free one is found.
+        """
+        ports = [port.port for port in replica.spec.ports]
+        owner = f"{replica.spec.namespace}/{replica.spec.name}"
+        held = []
+        for _ in range(ADDRESS_ATTEMPTS):
+            if self.spawner.ports_free(replica.ip, ports):
+                break
+            log.warning("%s: %s is in use by another program; moving", owner, replica.ip)
+            self.addresses.release(replica.ip)
+            held.append(self.addresses.take(f"busy:{replica.ip}", wanted=replica.ip))
+            replica.ip = self.addresses.take(owner)
+        for address in held:
+            self.addresses.release(address)
 
     def _environment(self, replica: _Replica) -> dict[str, str]:
         spec = replica.spec
