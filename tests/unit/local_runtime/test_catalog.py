@@ -203,3 +203,19 @@ def test_a_missing_catalog_named_by_the_variable_is_an_error(tmp_path: Path) -> 
 def test_catalog_mistakes_name_the_file_entry_and_field(text: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         parse_catalog(text, "user.yaml")
+
+
+def test_an_edited_user_catalog_takes_effect_without_a_restart(tmp_path: Path) -> None:
+    catalog = ImageCatalog.load(tmp_path, environ={})
+    assert catalog.refreshed() is catalog
+    with pytest.raises(ConfigError):
+        catalog.command_for(container("example.com/echo:1"), "t", CONTEXT)
+    (tmp_path / "catalog.yaml").write_text(USER_CATALOG)
+    refreshed = catalog.refreshed()
+    assert refreshed.command_for(container("example.com/echo:1"), "t", CONTEXT).argv == (
+        "/bin/echo",
+    )
+    assert refreshed.refreshed() is refreshed
+    (tmp_path / "catalog.yaml").write_text("images: [{image: 'x:*'}]")
+    with pytest.raises(ConfigError, match=r"images\[0\]\.run"):
+        refreshed.refreshed()

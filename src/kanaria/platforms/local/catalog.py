@@ -141,11 +141,22 @@ class Command:
 
 
 class ImageCatalog:
-    """Entries in lookup order: the user's file first, then the built-in ones."""
+    """Entries in lookup order: the user's file first, then the built-in ones.
 
-    def __init__(self, entries: Sequence[CatalogEntry], searched: Sequence[str]) -> None:
+    A catalog loaded from files notices when the user's file changes (`refreshed()`), so an
+    edit takes effect for the next replica started, without restarting the platform.
+    """
+
+    def __init__(
+        self,
+        entries: Sequence[CatalogEntry],
+        searched: Sequence[str],
+        user_path: Path | None = None,
+    ) -> None:
         self.entries = tuple(entries)
         self.searched = tuple(searched)
+        self.user_path = user_path
+        self._stamp = _stamp(user_path)
 
     @classmethod
     def load(
@@ -154,15 +165,27 @@ class ImageCatalog:
         """The user's catalog (`$KANARIA_CATALOG`, else `<state_dir>/catalog.yaml`) and ours."""
         environ = os.environ if environ is None else environ
         user_path = user_catalog_path(state_dir, environ)
+        required = bool(environ.get(CATALOG_VARIABLE))
+        return cls.from_files(user_path, required=required)
+
+    @classmethod
+    def from_files(cls, user_path: Path | None, required: bool = False) -> ImageCatalog:
         entries: list[CatalogEntry] = []
         searched: list[str] = []
         if user_path is not None:
             searched.append(str(user_path))
-            if user_path.exists() or environ.get(CATALOG_VARIABLE):
+            if user_path.exists() or required:
                 entries += read_catalog_file(user_path)
         searched.append(BUILTIN_SOURCE)
         entries += parse_catalog(builtin_catalog_text(), BUILTIN_SOURCE)
-        return cls(entries, searched)
+        return cls(entries, searched, user_path)
+
+    def refreshed(self) -> ImageCatalog:
+        """This catalog, or a new one if the user's file appeared, changed or went away;
+        a ConfigError if the changed file is wrong."""
+        if self.user_path is None or _stamp(self.user_path) == self._stamp:
+            return self
+        return ImageCatalog.from_files(self.user_path)
 
     def entry_for(self, image: str) -> CatalogEntry:
         ref = ImageRef.parse(image)
@@ -184,6 +207,14 @@ class ImageCatalog:
         if entry.go_flags:
             argv = [_double_dash(word) for word in argv]
         return Command(tuple(argv), entry.env, entry)
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        stat = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size) if stat is not None else None
 
 
 def user_catalog_path(state_dir: Path | None, environ: Mapping[str, str]) -> Path | None:
@@ -391,6 +422,7 @@ class ReplicaFactory:
             )
         container = pod.spec.containers[0]
         raw_container = raw_template["spec"]["containers"][0]
+        self.catalog = self.catalog.refreshed()
         command = self.catalog.command_for(container, namespace, self.launch)
         ports = tuple(ReplicaPort(p.name or "", p.container_port) for p in container.ports)
         probes = {kind: raw_container.get(f"{kind}Probe") for kind in ("readiness", "liveness")}
