@@ -79,6 +79,13 @@ def register(commands: Any) -> None:
         metavar="SECONDS",
         help="with --leader-election: how long a silent leader keeps its lease",
     )
+    parser.add_argument(
+        "--max-concurrent-ticks",
+        type=int,
+        default=16,
+        metavar="N",
+        help="Canaries analysed at the same moment; the others wait their turn",
+    )
     parser.set_defaults(run=run)
 
 
@@ -90,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.time_scale <= 0:
         raise ConfigError(f"--time-scale must be positive, got {args.time_scale}")
+    if args.max_concurrent_ticks < 1:
+        raise ConfigError(
+            f"--max-concurrent-ticks must be at least 1, got {args.max_concurrent_ticks}"
+        )
     if args.kubeconfig is not None:
         if not args.kubeconfig.is_file():
             raise ConfigError(f"--kubeconfig {args.kubeconfig}: no such file")
@@ -106,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         min_metric_window=args.min_metric_window,
         connect_to=parse_connect_to(args.connect_to),
         event_webhook=args.event_webhook,
+        max_concurrent_ticks=args.max_concurrent_ticks,
     )
     asyncio.run(run_operator(config))
     return 0

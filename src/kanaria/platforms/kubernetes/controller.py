@@ -10,6 +10,7 @@ Event and `status.message`, and waits for a fix without disturbing the others.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,9 @@ class OperatorConfig:
     min_metric_window: float = 0.0  # real seconds; a window must hold two scrapes
     connect_to: Mapping[Endpoint, Endpoint] = field(default_factory=dict)
     event_webhook: str | None = None
+    # ticks in flight at once: when an operator starts with hundreds of Canaries, their daemons
+    # all tick at once; the rest queue here instead of flooding the API server (and timing out)
+    max_concurrent_ticks: int = 16
 
 
 class Controller:
@@ -87,6 +91,7 @@ class Controller:
         self.observer = PrometheusObserver(objects, settings, resolver=self.resolver)
         self.events = ObjectEventRecorder(objects, self.clock)
         self.canaries: set[tuple[str, str]] = set()
+        self._ticking = asyncio.Semaphore(config.max_concurrent_ticks)
 
     async def close(self) -> None:
         await self.webhooks.close()
@@ -164,7 +169,8 @@ class Controller:
     async def _guarded(self, namespace: str, name: str, step: Awaitable[None]) -> bool:
         """Run a tick or a look; True if it went through. One Canary's trouble stays its own."""
         try:
-            await step
+            async with self._ticking:
+                await step
         except ConfigError as exc:
             log.warning("canary %s/%s is invalid: %s", namespace, name, exc)
             await report_invalid(self.objects, self.events, namespace, name, exc)
