@@ -206,16 +206,24 @@ async def test_failing_liveness_restarts_the_replica_and_probes_start_over(
     assert len(harness.spawner.processes) == 2  # the count of failures started over too
 
 
-async def test_probe_periods_follow_the_time_scale(state: StateDir) -> None:
+async def test_probe_periods_follow_the_time_scale_down_to_a_floor(state: StateDir) -> None:
     harness = Harness(state, time_scale=10)
     probed = Probed(harness)
     harness.supervisor.start(replica(READINESS))
-    harness.clock.advance(0.49)
+    # initialDelaySeconds 5 at 10x would be 0.5 s; a process needs real time to start, so 2 s
+    harness.clock.advance(1.99)
     await probed.prober.tick()
     assert probed.checker.calls == []
     harness.clock.advance(0.01)
     await probed.prober.tick()
     assert len(probed.checker.calls) == 1
+    # periodSeconds 10 at 10x: 1 s, which is also the floor
+    harness.clock.advance(0.99)
+    await probed.prober.tick()
+    assert len(probed.checker.calls) == 1
+    harness.clock.advance(0.01)
+    await probed.prober.tick()
+    assert len(probed.checker.calls) == 2
 
 
 async def test_a_probe_answer_for_a_process_that_was_replaced_is_ignored(

@@ -39,7 +39,12 @@ log = logging.getLogger(__name__)
 
 # A probe timeout shortened by a large time scale must still give a busy machine time to answer
 # (real seconds).
-MIN_TIMEOUT_SECONDS = 0.5
+# Probes watch real processes, which start in real time whatever the time scale: a compressed
+# clock shortens probe timings only down to these floors, or a liveness probe would restart a
+# replica that is still importing its code (at 20× speed, 3 failed checks in 1.5 s).
+INITIAL_DELAY_FLOOR_SECONDS = 2.0
+PERIOD_FLOOR_SECONDS = 1.0
+TIMEOUT_FLOOR_SECONDS = 1.0
 USER_AGENT = "kube-probe/1.30"
 _POD_ITSELF = frozenset({"", "localhost", "127.0.0.1", "0.0.0.0", "::1", "$(POD_IP)"})
 ProbeKind = Literal["readiness", "liveness"]
@@ -360,7 +365,7 @@ class Prober:
             plan = plan_probe(raw, replica.ports, f"{kind}Probe")
         except ConfigError as exc:
             return _ProbeState(None, incarnation, started, error=str(exc))
-        delay = self._span(plan.initial_delay)
+        delay = self._span(plan.initial_delay, floor=INITIAL_DELAY_FLOOR_SECONDS)
         return _ProbeState(plan, incarnation, started + delay)
 
     def _launch(
@@ -368,7 +373,7 @@ class Prober:
     ) -> asyncio.Task[None]:
         state.running = True
         period = state.plan.period if state.plan is not None else 10.0
-        state.next_at = now + self._span(period)
+        state.next_at = now + self._span(period, floor=PERIOD_FLOOR_SECONDS)
         task = asyncio.create_task(self._probe(replica, kind, state))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -379,7 +384,9 @@ class Prober:
             if state.plan is None:
                 outcome = ProbeOutcome(False, state.error)
             else:
-                timeout = max(MIN_TIMEOUT_SECONDS, self.supervisor.clock.scaled(state.plan.timeout))
+                timeout = self.supervisor.clock.scaled(
+                    state.plan.timeout, floor=TIMEOUT_FLOOR_SECONDS
+                )
                 outcome = await self.checker.check(state.plan.action, replica.ip, timeout)
         finally:
             state.running = False
@@ -413,5 +420,5 @@ class Prober:
         for key in [key for key in self._states if key[:2] not in running]:
             del self._states[key]
 
-    def _span(self, seconds: float) -> timedelta:
-        return timedelta(seconds=self.supervisor.clock.scaled(seconds))
+    def _span(self, seconds: float, floor: float) -> timedelta:
+        return timedelta(seconds=self.supervisor.clock.scaled(seconds, floor=floor))
