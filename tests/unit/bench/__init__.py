@@ -1,0 +1,1 @@
+"""Tests of the decision-quality benchmark on the simulated platform."""
