@@ -11,6 +11,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+# A rollout of real processes takes real time: however compressed the clock, a progress deadline
+# is never shorter than this (the engine and the local Deployment controller must agree on it).
+ROLLOUT_DEADLINE_FLOOR_SECONDS = 30.0
+
 
 class Clock(Protocol):
     """Wall time as seen by the controller, and a way to wait on it."""

@@ -15,7 +15,7 @@ import json
 import uuid
 from typing import Any
 
-from kanaria.clock import Clock
+from kanaria.clock import ROLLOUT_DEADLINE_FLOOR_SECONDS, Clock
 from kanaria.errors import NotFoundError, PermanentError, TemporaryError
 from kanaria.spec.canary import Canary
 from kanaria.spec.naming import (
@@ -30,7 +30,6 @@ from kanaria.workloads.base import Revision
 from kanaria.workloads.readiness import check_rollout
 
 ID_ANNOTATION = "flagger-id"
-DEADLINE_FLOOR_SECONDS = 30.0
 _COPIED_SPEC_FIELDS = (
     "minReadySeconds",
     "progressDeadlineSeconds",
@@ -139,7 +138,7 @@ class DeploymentTarget:
         # Real processes start in real time: a compressed clock may not make a deadline
         # shorter than a rollout can possibly take.
         return self.clock.scaled(
-            canary.spec.progress_deadline_seconds, floor=DEADLINE_FLOOR_SECONDS
+            canary.spec.progress_deadline_seconds, floor=ROLLOUT_DEADLINE_FLOOR_SECONDS
         )
 
     async def _scale(self, canary: Canary, replicas: int) -> None:

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from kanaria.clock import Clock
+from kanaria.clock import ROLLOUT_DEADLINE_FLOOR_SECONDS, Clock
 from kanaria.errors import ConfigError, NotFoundError, TemporaryError
 from kanaria.platforms.local.autoscaler import Autoscaler, ChangeWaiter, UsageSource
 from kanaria.platforms.local.catalog import ImageCatalog, LaunchContext, ReplicaFactory
@@ -57,10 +57,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SURGE = "25%"
 DEFAULT_MAX_UNAVAILABLE = "25%"
-# Replicas are real processes that start in real time: a time scale may shorten a progress
-# deadline only down to this many real seconds (the engine's rollout deadline has the same
-# floor), or a compressed clock would fail healthy rollouts.
-PROGRESS_DEADLINE_FLOOR_SECONDS = 30.0
 # Kubernetes' alphabet for generated names: no vowels, no look-alike characters.
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -635,7 +631,7 @@ class DeploymentController:
         previous["conditions"] = self._conditions_before(deployment, previous, new_hash, created)
         key = (deployment.namespace, deployment.name)
         deadline = self.supervisor.clock.scaled(
-            deployment.spec.progress_deadline_seconds, floor=PROGRESS_DEADLINE_FLOOR_SECONDS
+            deployment.spec.progress_deadline_seconds, floor=ROLLOUT_DEADLINE_FLOOR_SECONDS
         )
         status = deployment_status(
             StatusInput(
