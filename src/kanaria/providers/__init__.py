@@ -27,7 +27,8 @@ from kanaria.providers.prometheus import (
 )
 from kanaria.providers.queries import builtin_query, count_queries, dialect_for
 from kanaria.providers.registry import PROVIDERS, provider_for
-from kanaria.providers.render import TemplateModel, format_duration, render_query
+from kanaria.providers.render import TemplateModel, render_query
+from kanaria.spec.duration import format_duration
 
 __all__ = [
     "PROVIDERS",

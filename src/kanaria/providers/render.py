@@ -13,13 +13,13 @@ sending a query; a query can therefore be written over many indented lines.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from kanaria import errors
+from kanaria.spec.duration import format_duration
 
 _ACTION = re.compile(r"\{\{(?P<ltrim>-(?=\s))?(?P<body>.*?)(?P<rtrim>(?<=\s)-)?\}\}", re.DOTALL)
 _VARIABLE = re.compile(r"variables\.(?P<key>[A-Za-z_][A-Za-z0-9_]*)")
@@ -84,37 +84,6 @@ def render_query(template: str, model: TemplateModel) -> str:
 def collapse_whitespace(query: str) -> str:
     """One space for every run of whitespace (Go's `\\s+`), trimmed at both ends."""
     return _GO_WHITESPACE.sub(" ", query).strip()
-
-
-def format_duration(seconds: float | timedelta) -> str:
-    """Prometheus duration text: 60 → `1m`, 30 → `30s`, 90 → `1m30s`, 2.5 → `2500ms`.
-
-    Whole seconds use h/m/s; anything with a millisecond part is written in ms. A duration
-    that is negative, not finite, or finer than a millisecond cannot be written: ConfigError.
-    """
-    millis = _whole_milliseconds(seconds)
-    if millis % 1000:
-        return f"{millis}ms"
-    hours, rest = divmod(millis // 1000, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = ((hours, "h"), (minutes, "m"), (secs, "s"))
-    return "".join(f"{count}{unit}" for count, unit in parts if count) or "0s"
-
-
-def _whole_milliseconds(seconds: float | timedelta) -> int:
-    if isinstance(seconds, timedelta):
-        millis, rest = divmod(seconds, timedelta(milliseconds=1))
-        exact = not rest
-    else:
-        if not math.isfinite(seconds):
-            raise errors.ConfigError(f"a duration must be finite, got {seconds}")
-        millis = round(seconds * 1000)
-        exact = math.isclose(millis, seconds * 1000, rel_tol=1e-9, abs_tol=1e-6)
-    if millis < 0:
-        raise errors.ConfigError(f"a duration cannot be negative, got {seconds}")
-    if not exact:
-        raise errors.ConfigError(f"Prometheus durations are whole milliseconds, got {seconds} s")
-    return int(millis)
 
 
 def _interval_text(interval: Interval) -> str:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import timedelta
+
+from kanaria.errors import ConfigError
 
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -38,19 +41,32 @@ def parse_duration(text: str | int | float) -> float:
     return total
 
 
-def format_duration(seconds: float) -> str:
-    """The shortest exact Prometheus-style text: 60 → 1m, 90 → 1m30s, 2.5 → 2500ms."""
-    if seconds < 0:
-        raise ValueError(f"a duration cannot be negative, found {seconds}")
-    millis = round(seconds * 1000)
+def format_duration(seconds: float | timedelta) -> str:
+    """Prometheus duration text: 60 → `1m`, 30 → `30s`, 90 → `1m30s`, 2.5 → `2500ms`.
+
+    Whole seconds use h/m/s; anything with a millisecond part is written in ms. A duration
+    that is negative, not finite, or finer than a millisecond cannot be written: ConfigError.
+    """
+    millis = _whole_milliseconds(seconds)
     if millis % 1000:
         return f"{millis}ms"
-    whole = millis // 1000
-    hours, rest = divmod(whole, 3600)
+    hours, rest = divmod(millis // 1000, 3600)
     minutes, secs = divmod(rest, 60)
-    parts = [
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-        f"{secs}s" if secs else "",
-    ]
-    return "".join(parts) or "0s"
+    parts = ((hours, "h"), (minutes, "m"), (secs, "s"))
+    return "".join(f"{count}{unit}" for count, unit in parts if count) or "0s"
+
+
+def _whole_milliseconds(seconds: float | timedelta) -> int:
+    if isinstance(seconds, timedelta):
+        millis, rest = divmod(seconds, timedelta(milliseconds=1))
+        exact = not rest
+    else:
+        if not math.isfinite(seconds):
+            raise ConfigError(f"a duration must be finite, got {seconds}")
+        millis = round(seconds * 1000)
+        exact = math.isclose(millis, seconds * 1000, rel_tol=1e-9, abs_tol=1e-6)
+    if millis < 0:
+        raise ConfigError(f"a duration cannot be negative, got {seconds}")
+    if not exact:
+        raise ConfigError(f"Prometheus durations are whole milliseconds, got {seconds} s")
+    return int(millis)
