@@ -10,8 +10,10 @@ This is why the seed's last line reads "(x4 over 32m) … Promotion completed!".
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from kanaria.clock import Clock
 from kanaria.errors import NotFoundError
@@ -22,6 +24,33 @@ REASON = "Synced"
 COMBINED_PREFIX = "(combined from similar events): "
 SIMILAR_LIMIT = 10
 SIMILAR_WINDOW = timedelta(minutes=10)
+
+
+CACHE_SIZE = 4096
+Value = TypeVar("Value")
+
+
+class LRU(Generic[Value]):
+    """A dict that forgets its least recently used keys beyond `size`."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, ...], Value] = OrderedDict()
+
+    def get(self, key: tuple[str, ...]) -> Value | None:
+        if key in self._items:
+            self._items.move_to_end(key)
+        return self._items.get(key)
+
+    def put(self, key: tuple[str, ...], value: Value) -> Value:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass
@@ -37,12 +66,19 @@ def _stamp(moment: datetime) -> str:
 class ObjectEventRecorder:
     """The engine's `EventRecorder`, writing Events through an `ObjectClient`."""
 
-    def __init__(self, objects: ObjectClient, clock: Clock, component: str = "kanaria") -> None:
+    def __init__(
+        self,
+        objects: ObjectClient,
+        clock: Clock,
+        component: str = "kanaria",
+        cache_size: int = CACHE_SIZE,
+    ) -> None:
         self.objects = objects
         self.clock = clock
         self.component = component
-        self._similar: dict[tuple[str, ...], _Similar] = {}
-        self._names: dict[tuple[str, ...], str] = {}
+        # Bounded like client-go's caches, so a long-running operator does not grow forever.
+        self._similar: LRU[_Similar] = LRU(cache_size)
+        self._names: LRU[str] = LRU(cache_size)
         self._sequence = 0
 
     async def record(self, canary: Canary, event_type: str, message: str) -> None:
@@ -61,12 +97,12 @@ class ObjectEventRecorder:
         name = self._names.get(key)
         if name is not None and await self._increment(identity["namespace"], name, message, now):
             return
-        self._names[key] = await self._create(identity, event_type, message, now)
+        self._names.put(key, await self._create(identity, event_type, message, now))
 
     def _correlate(
         self, group: tuple[str, ...], message: str, now: datetime
     ) -> tuple[tuple[str, ...], str]:
-        similar = self._similar.setdefault(group, _Similar())
+        similar = self._similar.get(group) or self._similar.put(group, _Similar())
         if similar.last is not None and now - similar.last > SIMILAR_WINDOW:
             similar.messages.clear()
         similar.messages.add(message)
