@@ -86,14 +86,36 @@ def register(commands: Any) -> None:
         metavar="N",
         help="Canaries analysed at the same moment; the others wait their turn",
     )
+    _alert_flags(parser)
+    parser.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve the dashboard on this port (off by default); actions need the token in "
+        "$KANARIA_DASHBOARD_TOKEN",
+    )
     parser.set_defaults(run=run)
+
+
+def _alert_flags(parser: argparse.ArgumentParser) -> None:
+    """Flagger's global alert provider, used by Canaries without `analysis.alerts`."""
+    env = os.environ.get
+    parser.add_argument("--slack-url", default=env("SLACK_URL"), metavar="URL")
+    parser.add_argument("--slack-token", default=env("SLACK_TOKEN"), metavar="TOKEN")
+    parser.add_argument("--slack-channel", default=env("SLACK_CHANNEL"), metavar="CHANNEL")
+    parser.add_argument("--slack-user", default=env("SLACK_USER"), metavar="NAME")
+    parser.add_argument("--slack-proxy-url", default=env("SLACK_PROXY_URL"), metavar="URL")
+    parser.add_argument("--msteams-url", default=env("MSTEAMS_URL"), metavar="URL")
+    parser.add_argument("--msteams-proxy-url", default=env("MSTEAMS_PROXY_URL"), metavar="URL")
+    parser.add_argument("--cluster-name", default=env("CLUSTER_NAME"), help="named in every alert")
 
 
 def run(args: argparse.Namespace) -> int:
     # imported here so that `kanaria validate` does not load kopf
     from kanaria.platforms.kubernetes.controller import OperatorConfig  # noqa: PLC0415
     from kanaria.platforms.kubernetes.network import parse_connect_to  # noqa: PLC0415
-    from kanaria.platforms.kubernetes.operator import run as run_operator  # noqa: PLC0415
+    from kanaria.webhooks.notifiers import default_provider  # noqa: PLC0415
 
     if args.time_scale <= 0:
         raise ConfigError(f"--time-scale must be positive, got {args.time_scale}")
@@ -118,6 +140,46 @@ def run(args: argparse.Namespace) -> int:
         connect_to=parse_connect_to(args.connect_to),
         event_webhook=args.event_webhook,
         max_concurrent_ticks=args.max_concurrent_ticks,
+        alerts=default_provider(
+            slack_url=args.slack_url,
+            slack_token=args.slack_token,
+            slack_channel=args.slack_channel,
+            slack_user=args.slack_user,
+            slack_proxy=args.slack_proxy_url,
+            msteams_url=args.msteams_url,
+            msteams_proxy=args.msteams_proxy_url,
+        ),
+        cluster_name=args.cluster_name,
     )
-    asyncio.run(run_operator(config))
+    asyncio.run(_operate(config, args.dashboard_port))
     return 0
+
+
+async def _operate(config: Any, dashboard_port: int | None) -> None:
+    """The operator, and beside it the dashboard when asked for; either ending ends both."""
+    from kanaria.platforms.kubernetes.operator import run as run_operator  # noqa: PLC0415
+
+    work = [asyncio.ensure_future(run_operator(config))]
+    if dashboard_port is not None:
+        work.append(asyncio.ensure_future(_dashboard(config, dashboard_port)))
+    try:
+        done, _ = await asyncio.wait(work, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+    finally:
+        for task in work:
+            task.cancel()
+        await asyncio.gather(*work, return_exceptions=True)
+
+
+async def _dashboard(config: Any, port: int) -> None:
+    from kubernetes_asyncio import client  # noqa: PLC0415
+
+    from kanaria.platforms.kubernetes.client import KubernetesObjects  # noqa: PLC0415
+    from kanaria.platforms.kubernetes.login import load_configuration  # noqa: PLC0415
+    from kanaria.web.serve import dashboard_server, serve  # noqa: PLC0415
+
+    token = os.environ.get("KANARIA_DASHBOARD_TOKEN") or None
+    async with client.ApiClient(await load_configuration(config.kubeconfig)) as api:
+        app = dashboard_server(KubernetesObjects(api), token=token)
+        await serve(app, "0.0.0.0", port)

@@ -32,6 +32,7 @@ from kanaria.routing import router_for
 from kanaria.spec.canary import DEFAULT_INTERVAL_SECONDS, Canary, Phase
 from kanaria.spec.objects import Object, ObjectClient
 from kanaria.webhooks.client import HttpWebhookCaller
+from kanaria.webhooks.notifiers import AlertNotifier, Destination
 from kanaria.workloads.canaries import parse_canary, report_invalid
 from kanaria.workloads.deployment import DeploymentTarget
 from kanaria.workloads.events import ObjectEventRecorder
@@ -57,6 +58,8 @@ class OperatorConfig:
     min_metric_window: float = 0.0  # real seconds; a window must hold two scrapes
     connect_to: Mapping[Endpoint, Endpoint] = field(default_factory=dict)
     event_webhook: str | None = None
+    alerts: Destination | None = None  # Flagger's global provider (--slack-url, --msteams-url)
+    cluster_name: str | None = None
     # ticks in flight at once: when an operator starts with hundreds of Canaries, their daemons
     # all tick at once; the rest queue here instead of flooding the API server (and timing out)
     max_concurrent_ticks: int = 16
@@ -90,10 +93,14 @@ class Controller:
         )
         self.observer = PrometheusObserver(objects, settings, resolver=self.resolver)
         self.events = ObjectEventRecorder(objects, self.clock)
+        self.notifier = AlertNotifier(
+            objects, default=config.alerts, cluster_name=config.cluster_name
+        )
         self.canaries: set[tuple[str, str]] = set()
         self._ticking = asyncio.Semaphore(config.max_concurrent_ticks)
 
     async def close(self) -> None:
+        await self.notifier.close()
         await self.webhooks.close()
         await self.observer.close()
         await self._connector.close()
@@ -111,6 +118,7 @@ class Controller:
             canaries=KubernetesCanaryStore(reads),
             clock=self.clock,
             recorder=recorder,
+            notifier=self.notifier,
             event_webhook_url=self.config.event_webhook,
         )
 
