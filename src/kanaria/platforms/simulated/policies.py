@@ -5,11 +5,14 @@ benchmark runs from an installed package; a test keeps the two equal) with one c
 real engine decides exactly as it would in a cluster:
 
 - **flagger**: the seed as it is: success rate >= 99 % over 1 m, P99 <= 500 ms over 30 s,
-  rolled back at the 5th failed interval.
-- **kayenta**: Kayenta-style Mann-Whitney over the interval's per-second samples as the only
-  metric (a score >= 75 passes), rolled back at the first failed interval (`threshold: 1`).
+  `threshold: 5`. Like Flagger, the engine rolls back at the tick *after* the 5th failed
+  interval.
+- **kayenta**: Kayenta-style Mann-Whitney over the interval's per-second samples (error rate and
+  mean latency) as the only metric (a score >= 75 passes), `threshold: 1`: rolled back at the
+  tick after the first failed interval, which is how a Kayenta score plugged into Flagger acts.
 - **sequential**: the seed plus `analysis.judge` (its thresholds still apply), looking every
-  10 s, latency bound 250 ms; it promotes on the seed's schedule.
+  10 s, latency bound 250 ms, the documented defaults otherwise; it promotes on the seed's
+  schedule.
 - **sequential-early**: the same judge with `earlyPromotion: true`.
 """
 
@@ -124,20 +127,24 @@ def _kayenta_metric() -> dict[str, Any]:
 
 
 POLICIES: tuple[Policy, ...] = (
-    Policy("flagger", "the seed Canary exactly (thresholds, 5 failed intervals)", {}),
+    Policy(
+        "flagger",
+        "the seed Canary exactly: success rate >= 99 %, P99 <= 500 ms, threshold 5",
+        {},
+    ),
     Policy(
         "kayenta",
-        "Mann-Whitney per 1 m interval on per-second samples, rollback at the first FAIL",
+        "Mann-Whitney score of each 1m interval (per-second samples) as the check, threshold 1",
         {"metrics": [_kayenta_metric()], "threshold": 1},
     ),
     Policy(
         "sequential",
-        "seed + judge (alpha 0.01, latencyBound 250ms, looks every 10s, no early promotion)",
+        "seed + judge: alpha 0.01, latencyBound 250ms, lookInterval 10s, defaults otherwise",
         {"judge": {**JUDGE, "earlyPromotion": False}},
     ),
     Policy(
         "sequential-early",
-        "seed + judge as above, earlyPromotion: true",
+        "the same with earlyPromotion: true",
         {"judge": {**JUDGE, "earlyPromotion": True}},
     ),
 )

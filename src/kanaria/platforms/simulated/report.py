@@ -26,7 +26,7 @@ MAX_FALSE_ROLLBACKS = 0.01
 MAX_BLAST_RATIO = 0.2
 
 DEFINITIONS = {
-    "base error rate": f"{BASE_ERROR_RATE:.1%} on the primary; a bad canary adds its points",
+    "base error rate": f"{100 * BASE_ERROR_RATE:g} % on the primary; a bad canary adds its points",
     "blast radius": (
         f"canary requests that failed (5xx) or took > {TOO_SLOW_MS:g} ms (the seed's P99 bound),"
         " each counted once, from the new revision until traffic returned to the primary; a bad"
@@ -142,7 +142,7 @@ def render(summaries: list[Summary], seeds: int, wall_seconds: float | None = No
     by_key = {(s.scenario, s.policy): s for s in summaries}
     bad = _scenarios(summaries, worse=True)
     good = _scenarios(summaries, worse=False)
-    lines = [_heading(seeds, wall_seconds), *_policy_lines(policies), ""]
+    lines = [*_heading(seeds, wall_seconds), *_policy_lines(policies), ""]
     names = [p.name for p in policies]
     if bad:
         lines += _table("Bad canaries: detection rate", bad, names, by_key, _detection_cell)
@@ -169,15 +169,19 @@ def render(summaries: list[Summary], seeds: int, wall_seconds: float | None = No
     return "\n".join(lines)
 
 
-def _heading(seeds: int, wall_seconds: float | None) -> str:
+def _heading(seeds: int, wall_seconds: float | None) -> list[str]:
     timing = f", {wall_seconds:.0f} s wall time" if wall_seconds is not None else ""
-    return (
-        f"kanaria bench decisions: {seeds} seed{'s' if seeds > 1 else ''} per scenario{timing};"
-        f" primary error rate"
-        f" {BASE_ERROR_RATE:.1%}, 100 requests/s unless the scenario says otherwise; the seed's"
-        f" schedule (interval 1m, stepWeight 10, maxWeight 50); blast radius = canary requests"
-        f" failed or > {TOO_SLOW_MS:g} ms until traffic left the canary"
-    )
+    plural = "s" if seeds > 1 else ""
+    return [
+        f"kanaria bench decisions: {seeds} seed{plural} per scenario, the same for every"
+        f" policy{timing}",
+        f"  traffic: 100 requests/s unless the scenario says otherwise; primary error rate"
+        f" {100 * BASE_ERROR_RATE:g} %, log-normal latency (median 60 ms, P99 about 240 ms)",
+        "  schedule: the seed's (interval 1m, stepWeight 10, maxWeight 50): promotion at 6m00s",
+        f"  blast radius: canary requests that failed or took > {TOO_SLOW_MS:g} ms until traffic"
+        " left the canary (a bad canary that was promoted: until its promotion)",
+        "policies:",
+    ]
 
 
 def _policy_lines(policies: list[Policy]) -> list[str]:
