@@ -85,8 +85,9 @@ def test_rate_evidence_has_expectation_at_most_one_under_the_null(
     evidence = RateEvidence(bound, above=above)
     # Any true rate on the null side: at most the bound for "above", at least it for "below".
     rate = closeness * bound if above else bound + closeness * (1.0 - bound)
+    # Summed in log space: a huge e-value of a vanishingly unlikely outcome must not overflow.
     expected = sum(
-        probability * math.exp(evidence.log_evidence(events, trials))
+        math.exp(math.log(probability) + evidence.log_evidence(events, trials))
         for events, probability in enumerate(binomial_pmf(trials, rate))
         if probability > 0.0
     )
