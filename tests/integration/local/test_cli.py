@@ -127,9 +127,17 @@ def test_the_seed_applies_and_reads_back_like_kubectl(shared_platform: Platform)
     assert hosts.rstrip().endswith("flagger-loadtester.test flagger-loadtester")
 
 
-def test_describe_prints_fields_and_folded_events(shared_platform: Platform) -> None:
+def test_describe_prints_fields_and_folded_events(
+    shared_platform: Platform, tmp_path: Path
+) -> None:
+    # The canary engine runs on the platform: give it a Canary it cannot act on (no target,
+    # no analysis, so no provider check), so that the only Events are the ones made here.
+    canary = yaml.safe_load((SEED / "podinfo-canary.yaml").read_text())
+    canary["spec"]["targetRef"]["name"] = "no-such-deployment"
+    canary["spec"]["skipAnalysis"] = True
+    (tmp_path / "canary.yaml").write_text(yaml.safe_dump(canary))
     shared_platform.run("apply", "-f", str(SEED / "namespace.yaml"))
-    shared_platform.run("apply", "-f", str(SEED / "podinfo-canary.yaml"))
+    shared_platform.run("apply", "-f", str(tmp_path / "canary.yaml"))
     now = time.time()
 
     def stamp(seconds_ago: float) -> str:
