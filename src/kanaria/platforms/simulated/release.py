@@ -26,7 +26,7 @@ from kanaria.analysis.simulation import Scenario, TrafficSimulator
 from kanaria.engine.ports import World
 from kanaria.engine.simulated import SimulatedWorld, simulated_world
 from kanaria.engine.tick import advance, look
-from kanaria.errors import ConfigError, KanariaError
+from kanaria.errors import ConfigError, KanariaError, PermanentError
 from kanaria.platforms.simulated.policies import Policy
 from kanaria.platforms.simulated.traffic import TrafficRecord
 from kanaria.spec.canary import Phase
@@ -110,7 +110,12 @@ class PolicyRun:
             if self.phase is Phase.INITIALIZED:
                 self.sim.target.image = NEW_IMAGE
                 return
-        raise ConfigError(f"policy {self.policy.name}: the Canary never initialized")
+        raise PermanentError(f"policy {self.policy.name}: the Canary never initialized")
+
+    def start(self, simulator: TrafficSimulator, chunk_seconds: int) -> None:
+        """The release begins: its traffic comes from `simulator`, `chunk_seconds` at a time."""
+        self.simulator = simulator
+        self.record.chunk_seconds = chunk_seconds
 
     async def act(self, elapsed: int) -> None:
         """At `elapsed` seconds into the release: a tick, a judge look, or nothing."""
@@ -177,7 +182,7 @@ async def run_release(
     simulator = TrafficSimulator(scenario, seed)
     for run in runs:
         await run.initialise()
-        run.simulator, run.record.chunk_seconds = simulator, step
+        run.start(simulator, step)
     for elapsed in range(0, max_seconds, step):
         for run in runs:
             if not run.done:
