@@ -133,6 +133,7 @@ def test_describe_prints_fields_and_folded_events(
     # The canary engine runs on the platform: give it a Canary it cannot act on (no target,
     # no analysis, so no provider check), so that the only Events are the ones made here.
     canary = yaml.safe_load((SEED / "podinfo-canary.yaml").read_text())
+    canary["metadata"]["name"] = "folded"  # other tests here release the seed's "podinfo"
     canary["spec"]["targetRef"]["name"] = "no-such-deployment"
     canary["spec"]["skipAnalysis"] = True
     (tmp_path / "canary.yaml").write_text(yaml.safe_dump(canary))
@@ -153,8 +154,8 @@ def test_describe_prints_fields_and_folded_events(
             ):
                 event = EVENT.new(
                     "test",
-                    f"podinfo.{index}",
-                    involvedObject={"kind": "Canary", "name": "podinfo", "namespace": "test"},
+                    f"folded.{index}",
+                    involvedObject={"kind": "Canary", "name": "folded", "namespace": "test"},
                     reason="Synced",
                     type="Normal",
                     message=message,
@@ -166,10 +167,10 @@ def test_describe_prints_fields_and_folded_events(
                 await client.create(event)
 
     asyncio.run(record_events())
-    described = shared_platform.run("describe", "canary/podinfo", "-n", "test")
+    described = shared_platform.run("describe", "canary/folded", "-n", "test")
     assert described.code == 0, described.err
     lines = described.out.splitlines()
-    assert lines[:2] == ["Name:         podinfo", "Namespace:    test"]
+    assert lines[:2] == ["Name:         folded", "Namespace:    test"]
     assert "Kind:         Canary" in lines
     assert lines[-5:] == [
         "Events:",
