@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kanaria.platforms.local.state import lock_owner
+from kanaria.platforms.local.state import lock_owner, recorded_processes
 from kanaria.spec.objects import CANARY, DEPLOYMENT
 from tests.integration.releases.conftest import (
     INTERVAL,
@@ -183,3 +183,25 @@ async def test_actions_from_the_command_line(platform: Platform) -> None:
     assert "aborted" in aborted.stdout
     assert rejected.returncode == 1
     assert "only a progressing release can be promoted" in rejected.stdout
+
+
+async def test_without_prometheus_a_canary_is_never_promoted(platform: Platform) -> None:
+    """Last in this module: it leaves the platform without Prometheus."""
+    [prometheus] = [
+        record
+        for record in recorded_processes(platform.state)
+        if record.name == "prometheus" and record.alive()
+    ]
+    async with platform.client() as client, observed(platform) as seen:
+        os.kill(prometheus.pid, signal.SIGKILL)
+        await set_image(client, "stefanprodan/podinfo:3.1.7")
+        await until(lambda: phase_is(client, "Progressing"), within=RELEASE_LIMIT)
+        await until(lambda: phase_is(client, "Failed", "Succeeded"), within=RELEASE_LIMIT)
+        primary = await client.get(DEPLOYMENT, "test", "podinfo-primary")
+        canary = await client.get(CANARY, "test", "podinfo")
+    messages = [message for _, message in seen.events.seen]
+    assert canary is not None
+    assert canary["status"]["phase"] == "Failed"
+    assert any("metrics provider unavailable" in message for message in messages)
+    assert "Rolling back podinfo.test failed checks threshold reached 5" in messages
+    assert image_of(primary) != "stefanprodan/podinfo:3.1.7"
