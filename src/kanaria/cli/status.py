@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
+import os
 import re
 import sys
 import time
@@ -28,6 +30,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -58,7 +61,12 @@ _CANARY_TYPES = frozenset({"canary", "canaries", "canary.flagger.app", "canaries
 Connect = Callable[[argparse.Namespace], AbstractAsyncContextManager[ObjectClient]]
 
 
-def _local_client(args: argparse.Namespace) -> AbstractAsyncContextManager[ObjectClient]:
+def _platform_client(args: argparse.Namespace) -> AbstractAsyncContextManager[ObjectClient]:
+    """The cluster's API with `--kubeconfig` (or $KANARIA_PLATFORM=kubernetes), else the local
+    platform of `--state-dir`."""
+    kubeconfig = getattr(args, "kubeconfig", None)
+    if kubeconfig or os.environ.get("KANARIA_PLATFORM") == "kubernetes":
+        return _kubernetes_client(Path(kubeconfig) if kubeconfig else None)
     # Imported here so that `kanaria validate` does not pay for aiohttp.
     from kanaria.platforms.local.client import ApiClient  # noqa: PLC0415
     from kanaria.platforms.local.state import StateDir  # noqa: PLC0415
@@ -66,7 +74,18 @@ def _local_client(args: argparse.Namespace) -> AbstractAsyncContextManager[Objec
     return ApiClient.for_state(StateDir.at(args.state_dir))
 
 
-connect: Connect = _local_client
+@contextlib.asynccontextmanager
+async def _kubernetes_client(kubeconfig: Path | None) -> AsyncIterator[ObjectClient]:
+    from kubernetes_asyncio import client  # noqa: PLC0415
+
+    from kanaria.platforms.kubernetes.client import KubernetesObjects  # noqa: PLC0415
+    from kanaria.platforms.kubernetes.login import load_configuration  # noqa: PLC0415
+
+    async with client.ApiClient(await load_configuration(kubeconfig)) as api:
+        yield KubernetesObjects(api)
+
+
+connect: Connect = _platform_client
 
 
 # ---- the command line ------------------------------------------------------------------------
@@ -108,6 +127,11 @@ def connection_flags(parser: argparse.ArgumentParser) -> None:
         "--state-dir",
         default=None,
         help="the platform's state dir (default $KANARIA_STATE_DIR or ~/.local/state/kanaria)",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        default=None,
+        help="act on a Kubernetes cluster through this kubeconfig instead of the local platform",
     )
 
 
