@@ -10,11 +10,13 @@ import pytest
 from kanaria.platforms.local.network import (
     HostsFiles,
     NameTable,
+    Network,
     PodAddresses,
     Replica,
     ReplicaTable,
     ServiceAddresses,
     ServiceResolver,
+    block_for,
     selected,
 )
 from kanaria.platforms.local.store import SqliteObjects
@@ -164,3 +166,16 @@ def test_selectors_pick_replicas_by_labels_in_their_namespace() -> None:
     ]
     assert [r.name for r in selected(replicas, "test", {"app": "podinfo"})] == ["a"]
     assert selected(replicas, "test", {}) == []
+
+
+def test_each_state_dir_takes_its_own_block_of_addresses(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    blocks = {block_for(first), block_for(second)}
+    assert len(blocks) == 2, "two state dirs, two blocks (for these names)"
+    assert block_for(first) == block_for(first)
+    network = Network(tmp_path / "hosts", block_for(first))
+    pod = network.pods.take("test/podinfo-1")
+    assert pod.startswith(f"127.128.{block_for(first)}.")
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "podinfo"}}
+    network.services.admit(service, None)
+    assert service["spec"]["clusterIP"].startswith(f"127.96.{block_for(first)}.")

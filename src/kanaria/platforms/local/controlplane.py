@@ -62,7 +62,7 @@ from kanaria.platforms.local.mesh import (
     gateway_server_ports,
     translate,
 )
-from kanaria.platforms.local.network import Network, Replica, ReplicaTable, selected
+from kanaria.platforms.local.network import Network, Replica, ReplicaTable, block_for, selected
 from kanaria.platforms.local.prometheus import PrometheusProcess, ScrapeTarget
 from kanaria.platforms.local.releases import run_releases
 from kanaria.platforms.local.state import (
@@ -374,7 +374,7 @@ class ControlPlane:
         return components
 
     async def _open_store(self) -> Components:
-        network = Network(self.state.hosts)
+        network = Network(self.state.hosts, block_for(self.state.root))
         objects = SqliteObjects(self.state.store, admissions=[network.services.admit])
         network.services.sync(await objects.list(SERVICE, None))
         if await objects.get(NAMESPACE, "", "default") is None:

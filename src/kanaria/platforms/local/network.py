@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,14 +81,26 @@ class _Pool:
         self.owners.pop(address, None)
 
 
+def block_for(state_root: Path) -> int:
+    """A /24 block number (1-254) that a state dir keeps across restarts."""
+    return zlib.crc32(str(state_root).encode()) % 254 + 1
+
+
+def _subnet(network: ipaddress.IPv4Network, block: int | None) -> ipaddress.IPv4Network:
+    if block is None:
+        return network
+    return list(network.subnets(new_prefix=24))[block]
+
+
 # ---- Service VIPs ----------------------------------------------------------------------------
 
 
 class ServiceAddresses:
-    """Gives each Service a VIP from 127.96.0.0/16 and keeps it for the Service's life."""
+    """Gives each Service a VIP from 127.96.0.0/16 (or one /24 of it) and keeps it for the
+    Service's life."""
 
-    def __init__(self) -> None:
-        self._pool = _Pool(SERVICE_NETWORK)
+    def __init__(self, network: ipaddress.IPv4Network = SERVICE_NETWORK) -> None:
+        self._pool = _Pool(network)
 
     def admit(self, obj: Object, current: Object | None) -> None:
         """Store admission hook: fill in `spec.clusterIP` on create, keep it on update."""
@@ -133,8 +146,8 @@ class PodAddresses:
     `take(owner, wanted=old_ip)` re-claims the address of a replica that kept running.
     """
 
-    def __init__(self) -> None:
-        self._pool = _Pool(POD_NETWORK)
+    def __init__(self, network: ipaddress.IPv4Network = POD_NETWORK) -> None:
+        self._pool = _Pool(network)
 
     def take(self, owner: str, wanted: str | None = None) -> str:
         return self._pool.take(owner, wanted)
@@ -371,11 +384,16 @@ def selected(
 
 
 class Network:
-    """The platform's network in one handle, as the control plane gives it to components."""
+    """The platform's network in one handle, as the control plane gives it to components.
 
-    def __init__(self, hosts_folder: Path) -> None:
-        self.services = ServiceAddresses()
-        self.pods = PodAddresses()
+    With a `block` (1-254), the platform takes only 127.96.<block>.0/24 for VIPs and
+    127.128.<block>.0/24 for pods, so that platforms on different state dirs running at the same
+    time (tests, a demo beside a platform) do not bind the same address and port.
+    """
+
+    def __init__(self, hosts_folder: Path, block: int | None = None) -> None:
+        self.services = ServiceAddresses(_subnet(SERVICE_NETWORK, block))
+        self.pods = PodAddresses(_subnet(POD_NETWORK, block))
         self.names = NameTable()
         self.hosts = HostsFiles(hosts_folder, self.names)
 
