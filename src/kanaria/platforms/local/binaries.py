@@ -178,6 +178,21 @@ class Detached:
             return None
         return process
 
+    @classmethod
+    async def adopt_ready(
+        cls, record_path: Path, address_key: str, ready_path: str, what: str
+    ) -> tuple[Detached, str] | None:
+        """The recorded program and its recorded address, if it still runs and answers ready
+        there; TemporaryError when it runs but is not ready."""
+        process = cls.adopt(record_path)
+        if process is None:
+            return None
+        address = str(process.details.get(address_key, ""))
+        status, _ = await http_get(address, ready_path)
+        if status != 200:
+            raise TemporaryError(f"{what} pid {process.pid} runs but is not ready ({address})")
+        return process, address
+
     def record(self, **details: Any) -> None:
         self.details.update(details)
         record = {**self.details, "pid": self.pid, "marker": self.marker}

@@ -190,14 +190,10 @@ class EnvoyProcess:
     async def adopt(cls, state_dir: Path) -> EnvoyProcess | None:
         """The Envoy a previous control plane left running on `state_dir`, if it still runs."""
         state_dir = absolute_path(state_dir)
-        process = Detached.adopt(state_dir / PROCESS_FILE)
-        if process is None:
-            return None
-        address = str(process.details.get("admin_address", ""))
-        status, _ = await http_get(address, "/ready")
-        if status != 200:
-            raise TemporaryError(f"Envoy pid {process.pid} runs but is not ready ({address})")
-        return cls(state_dir, process, address)
+        found = await Detached.adopt_ready(
+            state_dir / PROCESS_FILE, "admin_address", "/ready", "Envoy"
+        )
+        return None if found is None else cls(state_dir, *found)
 
     @classmethod
     async def ensure(cls, state_dir: Path, *, log_level: str = "warning") -> EnvoyProcess:

@@ -194,14 +194,10 @@ class PrometheusProcess:
     async def adopt(cls, state_dir: Path) -> PrometheusProcess | None:
         """The Prometheus a previous control plane left running on `state_dir`, if any."""
         state_dir = absolute_path(state_dir)
-        process = Detached.adopt(state_dir / PROCESS_FILE)
-        if process is None:
-            return None
-        address = str(process.details.get("address", ""))
-        status, _ = await http_get(address, "/-/ready")
-        if status != 200:
-            raise TemporaryError(f"Prometheus pid {process.pid} runs but is not ready")
-        return cls(state_dir, process, address)
+        found = await Detached.adopt_ready(
+            state_dir / PROCESS_FILE, "address", "/-/ready", "Prometheus"
+        )
+        return None if found is None else cls(state_dir, *found)
 
     @classmethod
     async def ensure(
