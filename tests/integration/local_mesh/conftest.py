@@ -28,8 +28,8 @@ from kanaria.platforms.local.mesh import (
 )
 from kanaria.platforms.local.prometheus import PrometheusProcess
 from tests.support.backends import Backend, Knobs
+from tests.support.istio import podinfo_virtual_service
 
-GATEWAY_REFERENCE = "public-gateway.istio-system.svc.cluster.local"
 PORT = 9898
 
 GATEWAY: dict[str, Any] = {
@@ -41,33 +41,6 @@ GATEWAY: dict[str, Any] = {
         "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
     },
 }
-
-
-def podinfo_virtual_service(
-    primary: int,
-    canary: int,
-    gateways: tuple[str, ...] = (GATEWAY_REFERENCE, "mesh"),
-    **http: Any,
-) -> dict[str, Any]:
-    """The VirtualService Flagger writes for the seed Canary (§5), with chosen weights."""
-    route = {
-        "route": [
-            {"destination": {"host": "podinfo-primary"}, "weight": primary},
-            {"destination": {"host": "podinfo-canary"}, "weight": canary},
-        ],
-        "retries": {
-            "attempts": 3,
-            "perTryTimeout": "1s",
-            "retryOn": "gateway-error,connect-failure,refused-stream",
-        },
-        **http,
-    }
-    return {
-        "apiVersion": "networking.istio.io/v1alpha3",
-        "kind": "VirtualService",
-        "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {"hosts": ["*", "podinfo"], "gateways": list(gateways), "http": [route]},
-    }
 
 
 @dataclass

@@ -25,13 +25,8 @@ from kanaria.platforms.local.binaries import Detached, free_port, http_get, prom
 from kanaria.platforms.local.envoy import EnvoyProcess, rds_file
 from kanaria.platforms.local.mesh import MeshSnapshot, Service, ServicePort, translate
 from kanaria.platforms.local.prometheus import PrometheusProcess
-from tests.integration.local_mesh.conftest import (
-    GATEWAY_REFERENCE,
-    PORT,
-    Mesh,
-    hey,
-    podinfo_virtual_service,
-)
+from tests.integration.local_mesh.conftest import PORT, Mesh, hey
+from tests.support.istio import GATEWAY_REFERENCE, podinfo_virtual_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 

@@ -20,6 +20,7 @@ from kanaria.platforms.local.mesh import (
     gateway_server_ports,
     translate,
 )
+from tests.support.istio import podinfo_virtual_service
 
 GATEWAY: dict[str, Any] = {
     "apiVersion": "networking.istio.io/v1alpha3",
@@ -43,33 +44,6 @@ SERVICES = (
     service("podinfo-primary", "127.10.0.2", PRIMARY),
     service("podinfo-canary", "127.10.0.3", CANARY),
 )
-
-
-def virtual_service(
-    primary: int = 90,
-    canary: int = 10,
-    gateways: tuple[str, ...] = ("public-gateway.istio-system.svc.cluster.local", "mesh"),
-    **route: Any,
-) -> dict[str, Any]:
-    """The VirtualService Flagger's Istio router writes for the seed Canary."""
-    http = {
-        "route": [
-            {"destination": {"host": "podinfo-primary"}, "weight": primary},
-            {"destination": {"host": "podinfo-canary"}, "weight": canary},
-        ],
-        "retries": {
-            "attempts": 3,
-            "perTryTimeout": "1s",
-            "retryOn": "gateway-error,connect-failure,refused-stream",
-        },
-        **route,
-    }
-    return {
-        "apiVersion": "networking.istio.io/v1alpha3",
-        "kind": "VirtualService",
-        "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {"hosts": ["*", "podinfo"], "gateways": list(gateways), "http": [http]},
-    }
 
 
 def snapshot(
@@ -108,7 +82,7 @@ CANARY_CLUSTER = "test|podinfo-canary|9898||podinfo"
 
 class TestListenersAndRoutes:
     def test_one_listener_per_service_port_and_per_gateway_port(self) -> None:
-        resources = translate(snapshot(virtual_service()))
+        resources = translate(snapshot(podinfo_virtual_service()))
         addresses = {
             listener["name"]: listener["address"]["socket_address"]
             for listener in resources.listeners
@@ -121,26 +95,26 @@ class TestListenersAndRoutes:
         }
 
     def test_weights_reach_the_gateway_and_the_mesh_host(self) -> None:
-        resources = translate(snapshot(virtual_service(90, 10)))
+        resources = translate(snapshot(podinfo_virtual_service(90, 10)))
         expected = {PRIMARY_CLUSTER: 90, CANARY_CLUSTER: 10}
         assert weights(first_route(resources, "gateway|80")) == expected
         assert weights(first_route(resources, "mesh|test|podinfo|9898")) == expected
 
     def test_a_service_without_virtual_service_routes_to_its_own_endpoints(self) -> None:
-        resources = translate(snapshot(virtual_service()))
+        resources = translate(snapshot(podinfo_virtual_service()))
         route = first_route(resources, "mesh|test|podinfo-canary|9898")
         assert weights(route) == {CANARY_CLUSTER: 100}
 
     def test_gateway_only_binding_leaves_mesh_traffic_to_kubernetes_routing(self) -> None:
-        vs = virtual_service(gateways=("public-gateway.istio-system.svc.cluster.local",))
+        vs = podinfo_virtual_service(gateways=("public-gateway.istio-system.svc.cluster.local",))
         resources = translate(snapshot(vs))
         apex = first_route(resources, "mesh|test|podinfo|9898")
         assert weights(apex) == {"test|podinfo|9898||podinfo-primary": 100}
         assert weights(first_route(resources, "gateway|80"))[CANARY_CLUSTER] == 10
 
     def test_listeners_do_not_change_when_only_weights_do(self) -> None:
-        before = translate(snapshot(virtual_service(90, 10)))
-        after = translate(snapshot(virtual_service(50, 50)))
+        before = translate(snapshot(podinfo_virtual_service(90, 10)))
+        after = translate(snapshot(podinfo_virtual_service(50, 50)))
         assert before.listeners == after.listeners
         assert before.clusters == after.clusters
         assert before.route_configs != after.route_configs
@@ -150,35 +124,35 @@ class TestListenersAndRoutes:
         ["podinfo-canary", "podinfo-canary.test", "podinfo-canary.test.svc.cluster.local"],
     )
     def test_destination_hosts_resolve_like_cluster_dns(self, host: str) -> None:
-        vs = virtual_service()
+        vs = podinfo_virtual_service()
         vs["spec"]["http"][0]["route"][1]["destination"]["host"] = host
         assert CANARY_CLUSTER in weights(first_route(translate(snapshot(vs)), "gateway|80"))
 
     def test_gateway_reference_forms(self) -> None:
         for reference in ("istio-system/public-gateway", "public-gateway.istio-system"):
-            resources = translate(snapshot(virtual_service(gateways=(reference,))))
+            resources = translate(snapshot(podinfo_virtual_service(gateways=(reference,))))
             assert route_config(resources, "gateway|80")["virtual_hosts"]
 
     def test_unknown_gateway_binds_nothing(self) -> None:
-        resources = translate(snapshot(virtual_service(gateways=("nowhere/gw",))))
+        resources = translate(snapshot(podinfo_virtual_service(gateways=("nowhere/gw",))))
         assert route_config(resources, "gateway|80")["virtual_hosts"] == []
 
     def test_short_vs_host_is_served_on_gateway_under_its_fqdn(self) -> None:
-        resources = translate(snapshot(virtual_service()))
+        resources = translate(snapshot(podinfo_virtual_service()))
         domains = [v["domains"] for v in route_config(resources, "gateway|80")["virtual_hosts"]]
         assert domains == [["*"], ["podinfo.test.svc.cluster.local"]]
 
     def test_gateway_server_hosts_narrow_the_virtual_service_hosts(self) -> None:
         gateway = copy.deepcopy(GATEWAY)
         gateway["spec"]["servers"][0]["hosts"] = ["*.example.com"]
-        vs = virtual_service()
+        vs = podinfo_virtual_service()
         vs["spec"]["hosts"] = ["app.example.com", "other.org", "*"]
         resources = translate(snapshot(vs, gateways=(gateway,)))
         domains = [v["domains"][0] for v in route_config(resources, "gateway|80")["virtual_hosts"]]
         assert domains == ["*.example.com", "app.example.com"]
 
     def test_match_clauses_can_be_limited_to_the_mesh(self) -> None:
-        vs = virtual_service(match=[{"gateways": ["mesh"], "uri": {"prefix": "/api"}}])
+        vs = podinfo_virtual_service(match=[{"gateways": ["mesh"], "uri": {"prefix": "/api"}}])
         resources = translate(snapshot(vs))
         assert first_route(resources, "mesh|test|podinfo|9898")["match"] == {"prefix": "/api"}
         gateway_hosts = route_config(resources, "gateway|80")["virtual_hosts"]
@@ -191,7 +165,7 @@ class TestListenersAndRoutes:
         with pytest.raises(
             ConfigError, match=r"Gateway istio-system/public-gateway: .*port.number"
         ):
-            translate(snapshot(virtual_service(), gateway_ports={}))
+            translate(snapshot(podinfo_virtual_service(), gateway_ports={}))
 
 
 class TestWeights:
@@ -203,7 +177,7 @@ class TestWeights:
             Endpoint("b", "127.1.0.6", 9898),
             Endpoint("b", "127.1.0.7", 9898),
         )
-        vs = virtual_service()
+        vs = podinfo_virtual_service()
         vs["spec"]["http"][0]["route"][1]["destination"]["host"] = "mixed"
         route = first_route(translate(snapshot(vs, services=(*SERVICES, mixed))), "gateway|80")
         got = weights(route)
@@ -213,17 +187,17 @@ class TestWeights:
         assert got["test|mixed|9898||b"] / total == pytest.approx(0.2 / 3)
 
     def test_a_lone_destination_takes_all_traffic(self) -> None:
-        vs = virtual_service()
+        vs = podinfo_virtual_service()
         vs["spec"]["http"][0]["route"] = [{"destination": {"host": "podinfo-canary"}}]
         assert weights(first_route(translate(snapshot(vs)), "gateway|80")) == {CANARY_CLUSTER: 100}
 
     def test_zero_weight_is_kept_so_the_canary_stays_visible(self) -> None:
-        route = first_route(translate(snapshot(virtual_service(100, 0))), "gateway|80")
+        route = first_route(translate(snapshot(podinfo_virtual_service(100, 0))), "gateway|80")
         assert weights(route) == {PRIMARY_CLUSTER: 100, CANARY_CLUSTER: 0}
 
     def test_a_service_without_endpoints_gets_an_empty_cluster(self) -> None:
         empty = service("podinfo-canary", "127.10.0.3")
-        resources = translate(snapshot(virtual_service(), services=(*SERVICES[:2], empty)))
+        resources = translate(snapshot(podinfo_virtual_service(), services=(*SERVICES[:2], empty)))
         cluster = next(c for c in resources.clusters if c["name"] == "test|podinfo-canary|9898||")
         assert cluster["load_assignment"]["endpoints"] == [{"lb_endpoints": []}]
 
@@ -275,14 +249,14 @@ class TestWeights:
     ],
 )
 def test_invalid_virtual_services_name_object_and_field(change: Any, message: str) -> None:
-    vs = virtual_service()
+    vs = podinfo_virtual_service()
     change(vs)
     with pytest.raises(ConfigError, match=message):
         translate(snapshot(vs))
 
 
 def test_unbound_virtual_services_are_validated_too() -> None:
-    vs = virtual_service(gateways=("nowhere/gw",))
+    vs = podinfo_virtual_service(gateways=("nowhere/gw",))
     vs["spec"]["http"][0]["route"][0]["destination"]["host"] = "nope"
     with pytest.raises(ConfigError, match="unknown host"):
         translate(snapshot(vs))
@@ -290,7 +264,7 @@ def test_unbound_virtual_services_are_validated_too() -> None:
 
 class TestRouteFeatures:
     def test_retries_from_the_virtual_service(self) -> None:
-        policy = first_route(translate(snapshot(virtual_service())), "gateway|80")["route"][
+        policy = first_route(translate(snapshot(podinfo_virtual_service())), "gateway|80")["route"][
             "retry_policy"
         ]
         assert policy["num_retries"] == 3
@@ -298,30 +272,32 @@ class TestRouteFeatures:
         assert policy["retry_on"] == "gateway-error,connect-failure,refused-stream"
 
     def test_status_codes_in_retry_on_become_retriable_codes(self) -> None:
-        vs = virtual_service(retries={"attempts": 1, "retryOn": "503,504,reset"})
+        vs = podinfo_virtual_service(retries={"attempts": 1, "retryOn": "503,504,reset"})
         policy = first_route(translate(snapshot(vs)), "gateway|80")["route"]["retry_policy"]
         assert policy["retry_on"] == "reset,retriable-status-codes"
         assert policy["retriable_status_codes"] == [503, 504]
 
     def test_zero_attempts_disable_retries_and_none_given_means_istio_default(self) -> None:
         no_retries = first_route(
-            translate(snapshot(virtual_service(retries={"attempts": 0}))), "gateway|80"
+            translate(snapshot(podinfo_virtual_service(retries={"attempts": 0}))), "gateway|80"
         )
         assert "retry_policy" not in no_retries["route"]
-        vs = virtual_service()
+        vs = podinfo_virtual_service()
         del vs["spec"]["http"][0]["retries"]
         default = first_route(translate(snapshot(vs)), "gateway|80")["route"]["retry_policy"]
         assert default["num_retries"] == 2
         assert default["retriable_status_codes"] == [503]
 
     def test_timeout_defaults_to_none_as_in_istio(self) -> None:
-        route = first_route(translate(snapshot(virtual_service())), "gateway|80")
+        route = first_route(translate(snapshot(podinfo_virtual_service())), "gateway|80")
         assert route["route"]["timeout"] == "0s"
-        timed = first_route(translate(snapshot(virtual_service(timeout="1m30s"))), "gateway|80")
+        timed = first_route(
+            translate(snapshot(podinfo_virtual_service(timeout="1m30s"))), "gateway|80"
+        )
         assert timed["route"]["timeout"] == "90s"
 
     def test_matches(self) -> None:
-        vs = virtual_service(
+        vs = podinfo_virtual_service(
             match=[
                 {
                     "uri": {"regex": "/api/.*"},
@@ -354,7 +330,7 @@ class TestRouteFeatures:
         assert routes[0]["route"] == routes[1]["route"]
 
     def test_headers_rewrite_mirror_and_cors(self) -> None:
-        vs = virtual_service(
+        vs = podinfo_virtual_service(
             headers={
                 "request": {"set": {"x-a": "1"}, "add": {"x-b": 2}, "remove": ["x-c"]},
                 "response": {"remove": ["server"]},
@@ -392,7 +368,7 @@ class TestRouteFeatures:
         assert cors["max_age"] == "86400"
 
     def test_destination_headers_for_session_affinity(self) -> None:
-        vs = virtual_service()
+        vs = podinfo_virtual_service()
         vs["spec"]["http"][0]["route"][1]["headers"] = {
             "response": {"add": {"Set-Cookie": "flagger-cookie=abc; Max-Age=21600"}}
         }
@@ -401,7 +377,7 @@ class TestRouteFeatures:
         assert canary["response_headers_to_add"][0]["header"]["key"] == "Set-Cookie"
 
     def test_redirect_and_direct_response(self) -> None:
-        vs = virtual_service()
+        vs = podinfo_virtual_service()
         vs["spec"]["http"] = [
             {
                 "match": [{"uri": {"exact": "/old"}}],
@@ -432,10 +408,10 @@ def cluster(resources: EnvoyResources, name: str) -> dict[str, Any]:
 
 class TestDestinationRules:
     def test_flaggers_tls_disable_is_a_no_op(self) -> None:
-        plain = translate(snapshot(virtual_service()))
+        plain = translate(snapshot(podinfo_virtual_service()))
         with_rule = translate(
             snapshot(
-                virtual_service(),
+                podinfo_virtual_service(),
                 rules=(rule("podinfo-canary", trafficPolicy={"tls": {"mode": "DISABLE"}}),),
             )
         )
@@ -455,7 +431,9 @@ class TestDestinationRules:
             },
         }
         resources = translate(
-            snapshot(virtual_service(), rules=(rule("podinfo-canary", trafficPolicy=policy),))
+            snapshot(
+                podinfo_virtual_service(), rules=(rule("podinfo-canary", trafficPolicy=policy),)
+            )
         )
         built = cluster(resources, CANARY_CLUSTER)
         thresholds = built["circuit_breakers"]["thresholds"][0]
@@ -474,7 +452,9 @@ class TestDestinationRules:
     def test_consistent_hash_by_cookie_goes_on_the_route(self) -> None:
         policy = {"loadBalancer": {"consistentHash": {"httpCookie": {"name": "u", "ttl": "0s"}}}}
         resources = translate(
-            snapshot(virtual_service(), rules=(rule("podinfo-canary", trafficPolicy=policy),))
+            snapshot(
+                podinfo_virtual_service(), rules=(rule("podinfo-canary", trafficPolicy=policy),)
+            )
         )
         assert cluster(resources, CANARY_CLUSTER)["lb_policy"] == "RING_HASH"
         route = first_route(resources, "gateway|80")
@@ -490,7 +470,7 @@ class TestDestinationRules:
                 "trafficPolicy": {"loadBalancer": {"simple": "RANDOM"}},
             },
         ]
-        vs = virtual_service()
+        vs = podinfo_virtual_service()
         vs["spec"]["http"][0]["route"] = [
             {"destination": {"host": "podinfo-all", "subset": "stable"}, "weight": 70},
             {"destination": {"host": "podinfo-all", "subset": "next"}, "weight": 30},
@@ -519,7 +499,7 @@ class TestDestinationRules:
     def test_invalid_rules_name_object_and_field(self, policy: Any, message: str) -> None:
         bad = rule("podinfo-canary", trafficPolicy=policy)
         with pytest.raises(ConfigError, match=rf"DestinationRule test/podinfo-canary: .*{message}"):
-            translate(snapshot(virtual_service(), rules=(bad,)))
+            translate(snapshot(podinfo_virtual_service(), rules=(bad,)))
 
 
 class TestClusterNames:
@@ -564,7 +544,7 @@ def test_multi_port_service_takes_the_listener_port_in_the_mesh() -> None:
     ports = (ServicePort(9898, 9898, "http"), ServicePort(9797, 9797, "http-metrics"))
     metrics = Endpoint("podinfo", "127.1.0.2", 9797)
     multi = Service("test", "podinfo-canary", "127.10.0.3", ports, (CANARY, metrics))
-    vs = virtual_service(gateways=("mesh",))
+    vs = podinfo_virtual_service(gateways=("mesh",))
     vs["spec"]["hosts"] = ["podinfo"]
     apex = Service("test", "podinfo", "127.10.0.1", ports, (PRIMARY,))
     resources = translate(snapshot(vs, services=(apex, SERVICES[1], multi)))
