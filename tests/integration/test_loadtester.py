@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 
 from kanaria.loadtester.processes import SubprocessSpawner
+from tests.support.started import wait_until_answering
 
 pytestmark = pytest.mark.integration
 
@@ -54,21 +55,6 @@ def _random_loopback() -> str:
     return f"127.{random.randint(64, 250)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
 
 
-async def _wait_until_healthy(started: LoadTesterProcess, session: aiohttp.ClientSession) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if started.process.poll() is not None:
-            pytest.fail(f"load tester exited: {started.log.read_text()}")
-        try:
-            async with session.get(f"{started.url}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.02)
-    pytest.fail(f"load tester not healthy within {START_TIMEOUT}s: {started.log.read_text()}")
-
-
 Starter = Callable[..., Awaitable[LoadTesterProcess]]
 
 
@@ -96,7 +82,9 @@ async def start_loadtester(
         argv = [sys.executable, "-m", "kanaria.loadtester", f"--port={port}", *flags]
         program = LoadTesterProcess(_spawn(argv, log), f"http://127.0.0.1:{port}", log)
         started.append(program)
-        await _wait_until_healthy(program, session)
+        await wait_until_answering(
+            program.process, f"{program.url}/healthz", program.log, session, START_TIMEOUT
+        )
         return program
 
     yield start

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import signal
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+
+from tests.support.started import wait_until_answering
 
 pytestmark = pytest.mark.integration
 
@@ -109,28 +110,15 @@ async def start_podinfo(tmp_path: Path, session: aiohttp.ClientSession) -> Async
         process = _spawn(argv, log, {**os.environ, **environ})
         app = Podinfo(process, host, port, metrics_port, log)
         started.append(app)
-        await _wait_until_ready(app, session)
+        await wait_until_answering(
+            app.process, f"{app.url}/readyz", app.log, session, START_TIMEOUT
+        )
         return app
 
     yield start
     for app in started:
         if app.process.poll() is None:
             app.stop()
-
-
-async def _wait_until_ready(app: Podinfo, session: aiohttp.ClientSession) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if app.process.poll() is not None:
-            pytest.fail(f"podinfo exited: {app.log.read_text()}")
-        try:
-            async with session.get(f"{app.url}/readyz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.02)
-    pytest.fail(f"podinfo not ready within {START_TIMEOUT}s: {app.log.read_text()}")
 
 
 async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, object]:
