@@ -7,11 +7,31 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kanaria.errors import ConfigError
+from kanaria.routing import smi
+from kanaria.routing.apisix import ApisixRouter
+from kanaria.routing.appmesh import AppMeshRouter
+from kanaria.routing.appmesh_v1beta1 import AppMeshV1beta1Router
 from kanaria.routing.base import Router, Routes
+from kanaria.routing.gloo import GlooRouter
 from kanaria.routing.istio import IstioRouter
+from kanaria.routing.knative import KnativeRouter
+from kanaria.routing.kuma import KumaRouter
 from kanaria.spec.objects import ObjectClient
 
-ROUTERS: dict[str, Callable[[ObjectClient], Router]] = {"istio": IstioRouter}
+ROUTERS: dict[str, Callable[[ObjectClient], Router]] = {
+    "istio": IstioRouter,
+    "linkerd": smi.linkerd,
+    "osm": smi.osm,
+    "smi:v1alpha1": smi.v1alpha1,
+    "smi:v1alpha2": smi.v1alpha2,
+    "smi:v1alpha3": smi.v1alpha3,
+    "gloo": GlooRouter,
+    "kuma": KumaRouter,
+    "apisix": ApisixRouter,
+    "knative": KnativeRouter,
+    "appmesh": AppMeshV1beta1Router,
+    "appmesh:v1beta2": AppMeshRouter,
+}
 
 
 def router_for(provider: str, objects: ObjectClient) -> Router:

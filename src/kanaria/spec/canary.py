@@ -26,6 +26,9 @@ DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
 DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 10.0
 DEFAULT_METRIC_INTERVAL_SECONDS = 60.0
 BUILTIN_METRICS = ("request-success-rate", "request-duration")
+KNATIVE_PROVIDER = "knative"
+KNATIVE_API_VERSION = "serving.knative.dev/v1"
+KNATIVE_SERVICE_PORT = 80  # Knative's own default; a Knative Canary's `service` is not read
 
 
 class Phase(StrEnum):
@@ -71,6 +74,18 @@ class TargetRef(Model):
     api_version: str = "apps/v1"
     kind: str = "Deployment"
     name: str
+
+    @property
+    def is_knative_service(self) -> bool:
+        return self.kind == "Service" and self.api_version == KNATIVE_API_VERSION
+
+
+def _is_knative(target_ref: Any) -> bool:
+    return (
+        isinstance(target_ref, dict)
+        and target_ref.get("kind") == "Service"
+        and target_ref.get("apiVersion") == KNATIVE_API_VERSION
+    )
 
 
 class ScalerReplicas(Model):
@@ -338,14 +353,29 @@ def _reject_duplicates(what: str, names: list[str]) -> None:
         )
 
 
+class RouteRef(TargetRef):
+    """The APISIX route whose traffic a Canary splits (`spec.routeRef`)."""
+
+    api_version: str = "apisix.apache.org/v2"
+    kind: str = "ApisixRoute"
+
+
+class UpstreamRef(CrossNamespaceRef):
+    """The Gloo Upstream whose settings the canary and primary Upstreams copy
+    (`spec.upstreamRef`); without a namespace, the Canary's."""
+
+    api_version: str = "gloo.solo.io/v1"
+    kind: str = "Upstream"
+
+
 class CanarySpec(Model):
     provider: str | None = None
     metrics_server: str | None = None
     target_ref: TargetRef
     autoscaler_ref: AutoscalerRef | None = None
     ingress_ref: TargetRef | None = None
-    route_ref: TargetRef | None = None
-    upstream_ref: CrossNamespaceRef | None = None
+    route_ref: RouteRef | None = None
+    upstream_ref: UpstreamRef | None = None
     service: CanaryService
     analysis: Analysis
     progress_deadline_seconds: int = Field(default=DEFAULT_PROGRESS_DEADLINE_SECONDS, ge=1)
@@ -360,6 +390,38 @@ class CanarySpec(Model):
             data = {**data, "analysis": data["canaryAnalysis"]}
             del data["canaryAnalysis"]
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _knative_routes_itself(cls, data: Any) -> Any:
+        """A Knative Canary has no `service` (Flagger's CRD does not require one): the Knative
+        Service is the target and its own router. The placeholder port is never used."""
+        if isinstance(data, dict) and "service" not in data and _is_knative(data.get("targetRef")):
+            data = {**data, "service": {"port": KNATIVE_SERVICE_PORT}}
+        return data
+
+    @model_validator(mode="after")
+    def _knative_pairs(self) -> CanarySpec:
+        """Flagger's pairing rule: a Knative Service target needs provider `knative`, and
+        `knative` needs a Knative Service target; a Knative target takes no autoscaler."""
+        knative_target = self.target_ref.is_knative_service
+        if knative_target != (self.provider == KNATIVE_PROVIDER):
+            if knative_target:
+                raise PydanticCustomError(
+                    "knative_provider",
+                    "can't use {provider} provider with Knative Service as target",
+                    {"provider": self.provider or "the default"},
+                )
+            raise PydanticCustomError(
+                "knative_target",
+                "can't use {target} as target if provider is set to knative",
+                {"target": f"{self.target_ref.api_version}/{self.target_ref.kind}"},
+            )
+        if knative_target and self.autoscaler_ref is not None:
+            raise PydanticCustomError(
+                "knative_autoscaler", "can't use autoscaler with Knative Service", {}
+            )
+        return self
 
     @property
     def service_name(self) -> str:

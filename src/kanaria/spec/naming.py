@@ -14,6 +14,9 @@ from kanaria.spec.objects import Object
 SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
 PRIMARY_SUFFIX = "-primary"
 CANARY_SUFFIX = "-canary"
+PRIMARY_REVISION_ANNOTATION = "flagger.app/primary-revision"
+"""On a Knative Service: the revision serving as primary (the Knative target and router agree
+on it; the latest created revision is the canary)."""
 
 
 def primary_name(name: str) -> str:

@@ -49,6 +49,21 @@ ALERT_PROVIDER = Kind("flagger.app/v1beta1", "AlertProvider")
 VIRTUAL_SERVICE = Kind("networking.istio.io/v1beta1", "VirtualService")
 DESTINATION_RULE = Kind("networking.istio.io/v1beta1", "DestinationRule")
 GATEWAY = Kind("networking.istio.io/v1beta1", "Gateway")
+# SMI TrafficSplit, at the three versions Flagger writes (linkerd: v1alpha1, osm: v1alpha2)
+TRAFFIC_SPLIT_V1ALPHA1 = Kind("split.smi-spec.io/v1alpha1", "TrafficSplit")
+TRAFFIC_SPLIT_V1ALPHA2 = Kind("split.smi-spec.io/v1alpha2", "TrafficSplit")
+TRAFFIC_SPLIT_V1ALPHA3 = Kind("split.smi-spec.io/v1alpha3", "TrafficSplit")
+GLOO_UPSTREAM = Kind("gloo.solo.io/v1", "Upstream")
+GLOO_ROUTE_TABLE = Kind("gateway.solo.io/v1", "RouteTable")
+KUMA_TRAFFIC_ROUTE = Kind("kuma.io/v1alpha1", "TrafficRoute")  # cluster-scoped
+APISIX_ROUTE = Kind("apisix.apache.org/v2", "ApisixRoute")
+KNATIVE_SERVICE = Kind("serving.knative.dev/v1", "Service")
+KNATIVE_REVISION = Kind("serving.knative.dev/v1", "Revision")
+APPMESH_VIRTUAL_NODE = Kind("appmesh.k8s.aws/v1beta2", "VirtualNode")
+APPMESH_VIRTUAL_ROUTER = Kind("appmesh.k8s.aws/v1beta2", "VirtualRouter")
+APPMESH_VIRTUAL_SERVICE = Kind("appmesh.k8s.aws/v1beta2", "VirtualService")
+APPMESH_V1BETA1_VIRTUAL_NODE = Kind("appmesh.k8s.aws/v1beta1", "VirtualNode")
+APPMESH_V1BETA1_VIRTUAL_SERVICE = Kind("appmesh.k8s.aws/v1beta1", "VirtualService")
 
 
 def kind_of(obj: Object) -> Kind:
