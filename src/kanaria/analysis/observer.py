@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import aiohttp.abc
 
 from kanaria.analysis.counts import Counts
-from kanaria.errors import ConfigError
+from kanaria.errors import ConfigError, TemporaryError
 from kanaria.providers import (
     ClosableMetricsProvider,
     NoValuesError,
@@ -26,8 +26,8 @@ from kanaria.providers import (
     provider_for,
     render_query,
 )
-from kanaria.spec.canary import Canary, Metric
-from kanaria.spec.objects import METRIC_TEMPLATE, SECRET, ObjectClient
+from kanaria.spec.canary import KNATIVE_PROVIDER, Canary, Metric
+from kanaria.spec.objects import KNATIVE_SERVICE, METRIC_TEMPLATE, SECRET, ObjectClient
 from kanaria.spec.templates import MetricTemplate
 
 
@@ -57,7 +57,7 @@ class PrometheusObserver:
         self._providers.clear()
 
     async def measure(self, canary: Canary, metric: Metric) -> float:
-        model = self._model(canary, metric)
+        model = await self._model(canary, metric)
         if metric.template_ref is not None:
             template = await self._template(canary, metric)
             provider = await self._template_provider(canary, template)
@@ -76,7 +76,7 @@ class PrometheusObserver:
                 raise ConfigError(f"{provider!r} answered vector(1) with something other than 1")
 
     async def counts(self, canary: Canary, latency_threshold: float) -> tuple[Counts, Counts]:
-        model = self._model(canary, None)
+        model = await self._model(canary, None)
         provider = self._default_provider(canary)
         found = []
         for workload in ("primary", "canary"):
@@ -96,7 +96,7 @@ class PrometheusObserver:
     def window(self, seconds: float) -> float:
         return max(seconds / self.settings.time_scale, self.settings.min_window_seconds)
 
-    def _model(self, canary: Canary, metric: Metric | None) -> TemplateModel:
+    async def _model(self, canary: Canary, metric: Metric | None) -> TemplateModel:
         interval = self.window(metric.interval_seconds if metric else 60.0)
         refs = canary.spec
         return TemplateModel(
@@ -105,10 +105,21 @@ class PrometheusObserver:
             target=refs.target_ref.name,
             service=refs.service_name,
             ingress=refs.ingress_ref.name if refs.ingress_ref else None,
-            route=refs.route_ref.name if refs.route_ref else None,
+            route=await self._route(canary),
             interval=interval,
             variables=dict(metric.template_variables) if metric else {},
         )
+
+    async def _route(self, canary: Canary) -> str | None:
+        """`routeRef`'s name; for Knative, the latest revision (the canary), as Flagger has it."""
+        if self._mesh(canary) != KNATIVE_PROVIDER:
+            return canary.spec.route_ref.name if canary.spec.route_ref else None
+        name = canary.spec.target_ref.name
+        service = await self.objects.get(KNATIVE_SERVICE, canary.namespace, name)
+        latest = ((service or {}).get("status") or {}).get("latestCreatedRevisionName")
+        if not latest:
+            raise TemporaryError(f"Knative Service {name}.{canary.namespace} has no revision yet")
+        return str(latest)
 
     def _mesh(self, canary: Canary) -> str:
         return canary.spec.provider or self.settings.mesh_provider

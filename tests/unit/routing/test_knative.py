@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from kanaria.analysis.observer import ObserverSettings, PrometheusObserver
 from kanaria.errors import ConfigError, TemporaryError
+from kanaria.providers.queries import builtin_query
+from kanaria.providers.render import render_query
 from kanaria.routing.base import Routes
 from kanaria.routing.knative import KnativeRouter
 from kanaria.spec.canary import Canary
@@ -251,3 +254,17 @@ async def test_finalize_gives_all_traffic_back_to_the_latest_revision() -> None:
     found = await service(objects)
     assert PRIMARY_REVISION_ANNOTATION not in (found["metadata"].get("annotations") or {})
     assert "traffic" not in found["spec"]  # Knative's default: all to the latest revision
+
+
+# -- the metric queries ------------------------------------------------------------------------
+
+
+async def test_queries_see_the_latest_revision_as_route() -> None:
+    """Flagger's Knative queries select `<namespace>/{{ route }}`: the canary revision."""
+    objects, _ = await setup()
+    observer = PrometheusObserver(objects, ObserverSettings())
+    canary = parsed(knative_canary())
+    model = await observer._model(canary, canary.spec.analysis.metrics[0])
+    query = render_query(builtin_query("knative", "request-success-rate"), model)
+    assert 'envoy_cluster_name=~"default/podinfo-00001"' in query
+    await observer.close()

@@ -15,7 +15,19 @@ from types import MappingProxyType
 from typing import Final
 
 from kanaria import errors
-from kanaria.providers.queries import contour, envoy, gloo, istio, kubernetes, linkerd, nginx
+from kanaria.providers.queries import (
+    apisix,
+    contour,
+    envoy,
+    gloo,
+    istio,
+    knative,
+    kubernetes,
+    kuma,
+    linkerd,
+    nginx,
+    osm,
+)
 from kanaria.providers.queries.dialect import (
     ISTIO_DURATION_BUCKETS_MS,
     CountQueries,
@@ -46,11 +58,17 @@ MESHES: Final[Mapping[str, MeshDialect]] = MappingProxyType(
         "gloo": gloo.DIALECT,
         "kubernetes": kubernetes.DIALECT,
         "gatewayapi": kubernetes.DIALECT,
+        "osm": osm.DIALECT,
+        "kuma": kuma.DIALECT,
+        "apisix": apisix.DIALECT,
+        "knative": knative.DIALECT,
+        "smi": istio.DIALECT,
     }
 )
-"""Mesh provider name → dialect. `appmesh` is Flagger's name for the Envoy dialect."""
+"""Mesh provider name → dialect. `appmesh` is Flagger's name for the Envoy dialect; Flagger's
+observer factory has no SMI case, so `smi:v1alphaN` Canaries get Istio's queries there too."""
 
-_VERSIONED_FAMILIES = frozenset({"appmesh", "gatewayapi", "gloo"})
+_VERSIONED_FAMILIES = frozenset({"appmesh", "gatewayapi", "gloo", "smi"})
 """Flagger accepts versions after these names (`appmesh:v1beta2`, `gatewayapi:v1beta1`)."""
 
 BUILTIN_METRICS: Final = ("request-success-rate", "request-duration")

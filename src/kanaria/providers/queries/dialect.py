@@ -61,7 +61,8 @@ class MeshDialect:
     """Flagger's builtin: P99 latency of the canary in milliseconds (NGINX: the mean)."""
     requests_counter: str
     canary_selector: str
-    primary_selector: str
+    primary_selector: str | None
+    """None when the mesh's series cannot tell the primary's requests from the canary's."""
     failed_matcher: str
     latency_histogram: str
     """Histogram base name; `_bucket` and `_count` are appended."""
@@ -79,6 +80,11 @@ class MeshDialect:
         self, workload: Workload, *, latency_bound_ms: float, windowed: bool = True
     ) -> CountQueries:
         """Count templates for the canary (`{{ target }}`) or the primary (`-primary`)."""
+        if self.primary_selector is None:
+            raise errors.ConfigError(
+                f"the sequential judge compares canary and primary, and {self.mesh}'s metrics "
+                "do not tell their requests apart; remove analysis.judge for this provider"
+            )
         selector = self.canary_selector if workload == "canary" else self.primary_selector
         count = _windowed if windowed else _cumulative
         requests = count(f"{self.requests_counter}{{{selector}}}")
