@@ -59,6 +59,18 @@ RESOURCES: dict[tuple[str, str], Resource] = {
     ("networking.istio.io", "VirtualService"): Resource("virtualservices"),
     ("networking.istio.io", "DestinationRule"): Resource("destinationrules"),
     ("networking.istio.io", "Gateway"): Resource("gateways"),
+    # the mesh routers' objects (routing/smi.py, gloo.py, kuma.py, apisix.py, knative.py,
+    # appmesh.py)
+    ("split.smi-spec.io", "TrafficSplit"): Resource("trafficsplits"),
+    ("gloo.solo.io", "Upstream"): Resource("upstreams"),
+    ("gateway.solo.io", "RouteTable"): Resource("routetables"),
+    ("kuma.io", "TrafficRoute"): Resource("trafficroutes", namespaced=False),
+    ("apisix.apache.org", "ApisixRoute"): Resource("apisixroutes"),
+    ("serving.knative.dev", "Service"): Resource("services"),
+    ("serving.knative.dev", "Revision"): Resource("revisions"),
+    ("appmesh.k8s.aws", "VirtualNode"): Resource("virtualnodes"),
+    ("appmesh.k8s.aws", "VirtualRouter"): Resource("virtualrouters"),
+    ("appmesh.k8s.aws", "VirtualService"): Resource("virtualservices"),
     ("kopf.dev", "KopfPeering"): Resource("kopfpeerings"),
     ("kopf.dev", "ClusterKopfPeering"): Resource("clusterkopfpeerings", namespaced=False),
 }
