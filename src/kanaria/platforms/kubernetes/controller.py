@@ -34,8 +34,8 @@ from kanaria.spec.objects import Object, ObjectClient
 from kanaria.webhooks.client import HttpWebhookCaller
 from kanaria.webhooks.notifiers import AlertNotifier, Destination
 from kanaria.workloads.canaries import parse_canary, report_invalid
-from kanaria.workloads.deployment import DeploymentTarget
 from kanaria.workloads.events import ObjectEventRecorder
+from kanaria.workloads.targets import target_for
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +109,10 @@ class Controller:
         """A world for one tick: reads remembered for the tick, everything else shared."""
         reads = TickReads(self.objects)
         recorder: Recorder = self.recorder
+        mesh = provider or self.config.mesh_provider
         return World(
-            target=DeploymentTarget(reads, self.clock),
-            router=router_for(provider or self.config.mesh_provider, reads),
+            target=target_for(mesh, reads, self.clock),
+            router=router_for(mesh, reads),
             observer=self.observer,
             webhooks=self.webhooks,
             events=self.events,
