@@ -28,6 +28,7 @@ from kmock._internal import apps, enums, rendering
 
 from tests.support.k8s import patches, selectors, urls
 from tests.support.k8s.deployments import DeploymentController
+from tests.support.k8s.router_crds import ROUTER_RESOURCES
 
 urls.install()
 
@@ -66,6 +67,7 @@ for _version in ("v1beta1", "v1alpha3"):
         ("gateways", "Gateway"),
     ]:
         CUSTOM_RESOURCES[f"networking.istio.io/{_version}/{_plural}"] = _crd(_kind)
+CUSTOM_RESOURCES |= ROUTER_RESOURCES
 
 
 def error(status: int, message: str, reason: str = "", **details: Any) -> kmock.KubernetesError:

@@ -41,6 +41,7 @@ CANARIES = ("flagger.app", "v1beta1", "canaries")
 FINALIZER = "kanaria.io/finalizer"
 WATCH_TIMEOUT_SECONDS = 300  # reconnect watches now and then, as client-go does
 STOP_TIMEOUT_SECONDS = 30.0  # a tick in flight may finish its writes
+STOP_GRACE_SECONDS = 5.0  # a stopped daemon's time to finish its tick and revertOnDeletion
 
 
 @dataclass
@@ -102,6 +103,7 @@ def build_registry(
         *CANARIES,
         registry=registry,
         backoff=operator_backoff(config),
+        cancellation_backoff=stop_grace(config),
         cancellation_timeout=STOP_TIMEOUT_SECONDS,
     )
     async def canary(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
@@ -117,6 +119,12 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.watching.server_timeout = WATCH_TIMEOUT_SECONDS
     settings.peering.lifetime = config.peering_lifetime
     settings.peering.stealth = True
+
+
+def stop_grace(config: OperatorConfig) -> float:
+    """How long kopf lets a stopped daemon finish before it cancels it. Without a grace kopf
+    cancels at once, and a deleted Canary's `revertOnDeletion` would be cut off."""
+    return max(1.0, STOP_GRACE_SECONDS / config.time_scale)
 
 
 def operator_backoff(config: OperatorConfig) -> float:
