@@ -32,10 +32,10 @@ _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)(m?)")
 
 
 class SmiRouter:
-    def __init__(self, objects: ObjectClient, kind: Kind, provider: str) -> None:
+    def __init__(self, objects: ObjectClient, kind: Kind, supports: Supports) -> None:
         self.objects = objects
         self.kind = kind
-        self.supports = Supports(provider)
+        self.supports = supports
         self.services = ServiceRouter(objects)
 
     async def reconcile(self, canary: Canary) -> None:
@@ -109,23 +109,32 @@ def _weight(value: Any) -> int:
     return math.ceil(number)
 
 
+LINKERD_A_B_HINT = (
+    " (for A/B testing on Linkerd, Flagger's Linkerd tutorial uses provider gatewayapi:v1beta1, "
+    "an HTTPRoute)"
+)
+
+
 def linkerd(objects: ObjectClient) -> SmiRouter:
-    """Flagger's `linkerd` provider: SMI v1alpha1."""
-    return SmiRouter(objects, TRAFFIC_SPLIT_V1ALPHA1, "linkerd")
+    """Flagger's `linkerd` provider: SMI v1alpha1 (Linkerd's Gateway API routes are the
+    `gatewayapi:*` providers' business)."""
+    return SmiRouter(
+        objects, TRAFFIC_SPLIT_V1ALPHA1, Supports("linkerd", a_b_hint=LINKERD_A_B_HINT)
+    )
 
 
 def osm(objects: ObjectClient) -> SmiRouter:
     """Flagger's `osm` provider: SMI v1alpha2."""
-    return SmiRouter(objects, TRAFFIC_SPLIT_V1ALPHA2, "osm")
+    return SmiRouter(objects, TRAFFIC_SPLIT_V1ALPHA2, Supports("osm"))
 
 
 def v1alpha1(objects: ObjectClient) -> SmiRouter:
-    return SmiRouter(objects, TRAFFIC_SPLIT_V1ALPHA1, "smi:v1alpha1")
+    return SmiRouter(objects, TRAFFIC_SPLIT_V1ALPHA1, Supports("smi:v1alpha1"))
 
 
 def v1alpha2(objects: ObjectClient) -> SmiRouter:
-    return SmiRouter(objects, TRAFFIC_SPLIT_V1ALPHA2, "smi:v1alpha2")
+    return SmiRouter(objects, TRAFFIC_SPLIT_V1ALPHA2, Supports("smi:v1alpha2"))
 
 
 def v1alpha3(objects: ObjectClient) -> SmiRouter:
-    return SmiRouter(objects, TRAFFIC_SPLIT_V1ALPHA3, "smi:v1alpha3")
+    return SmiRouter(objects, TRAFFIC_SPLIT_V1ALPHA3, Supports("smi:v1alpha3"))

@@ -30,6 +30,7 @@ class Supports:
     method_match: bool = False
     mirroring: bool = False
     session_affinity: bool = False
+    a_b_hint: str = ""  # where to go for A/B testing instead
 
 
 def refuse_unsupported(canary: Canary, supports: Supports) -> None:
@@ -55,7 +56,7 @@ def _check_matches(matches: list[dict[str, Any]], supports: Supports) -> None:
         raise ConfigError(
             f"provider {supports.provider} cannot route by request (A/B testing): remove "
             "spec.analysis.match; Flagger ignores it on this provider and would send every "
-            "request to the canary during the iterations"
+            f"request to the canary during the iterations{supports.a_b_hint}"
         )
     for index, match in enumerate(matches):
         for key, value in match.items():

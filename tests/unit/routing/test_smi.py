@@ -182,7 +182,11 @@ async def test_blue_green_release() -> None:
 @pytest.mark.parametrize(
     ("analysis", "refusal"),
     [
-        (A_B_TESTING, r"provider linkerd cannot route by request \(A/B testing\)"),
+        (
+            A_B_TESTING,
+            r"provider linkerd cannot route by request \(A/B testing\).*"
+            r"uses provider gatewayapi:v1beta1",
+        ),
         (MIRRORING, "provider linkerd cannot mirror traffic"),
         (SESSION_AFFINITY, "provider linkerd cannot pin sessions"),
     ],
