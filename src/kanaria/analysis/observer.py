@@ -1,9 +1,15 @@
 """The engine's `Observer` over Prometheus: a metric of a Canary becomes a query and a number.
 
 Builtin checks use the mesh's queries (`providers/queries`), `templateRef` checks a
-MetricTemplate read through the `ObjectClient` (with its own provider and credentials from its
-Secret), inline `query` checks the Canary's metrics server. Metric windows follow the
-platform's time scale, so the seed's `interval: 1m` is a 2 s window at 30× speed.
+MetricTemplate read through the `ObjectClient` (with its own provider — any type Flagger
+knows — and credentials from its Secret), inline `query` checks the Canary's metrics server.
+Metric windows follow the platform's time scale, so the seed's `interval: 1m` is a 2 s window
+at 30× speed; that scaled interval is also what the backends that take a time range (Datadog,
+CloudWatch, Dynatrace, Splunk: 10 × it; New Relic: 1 ×) are given.
+
+Failures name the template, in Flagger's words (`metric template <name>.<ns> provider <type>
+error: …`, `<type> in metric template <name>.<ns> not available: …`), so an event says which
+template and which backend went wrong.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 import aiohttp.abc
 
 from kanaria.analysis.counts import Counts
-from kanaria.errors import ConfigError, TemporaryError
+from kanaria.errors import ConfigError, KanariaError, TemporaryError
 from kanaria.providers import (
     ClosableMetricsProvider,
     NoValuesError,
@@ -26,7 +32,7 @@ from kanaria.providers import (
     provider_for,
     render_query,
 )
-from kanaria.spec.canary import KNATIVE_PROVIDER, Canary, Metric
+from kanaria.spec.canary import BUILTIN_METRICS, KNATIVE_PROVIDER, Canary, Metric
 from kanaria.spec.objects import KNATIVE_SERVICE, METRIC_TEMPLATE, SECRET, ObjectClient
 from kanaria.spec.templates import MetricTemplate
 
@@ -49,7 +55,7 @@ class PrometheusObserver:
         self.objects = objects
         self.settings = settings
         self._resolver = resolver
-        self._providers: dict[tuple[str, ...], ClosableMetricsProvider] = {}
+        self._providers: dict[tuple[object, ...], ClosableMetricsProvider] = {}
 
     async def close(self) -> None:
         for provider in self._providers.values():
@@ -60,20 +66,23 @@ class PrometheusObserver:
         model = await self._model(canary, metric)
         if metric.template_ref is not None:
             template = await self._template(canary, metric)
-            provider = await self._template_provider(canary, template)
+            provider = await self._template_provider(canary, metric, template)
             return await provider.query(render_query(template.spec.query, model))
         query = metric.query or builtin_query(self._mesh(canary), metric.name)
         return await self._default_provider(canary).query(render_query(query, model))
 
     async def check_available(self, canary: Canary) -> None:
-        providers = [self._default_provider(canary)]
-        for metric in canary.spec.analysis.metrics:
+        """Flagger's check: Prometheus when a builtin metric (or the judge) needs it, then
+        each template's backend; the first failure is raised, naming its template."""
+        metrics = canary.spec.analysis.metrics
+        if canary.spec.analysis.judge or any(m.name in BUILTIN_METRICS for m in metrics):
+            await _must_be_online(self._default_provider(canary), "prometheus")
+        for metric in metrics:
             if metric.template_ref is not None:
                 template = await self._template(canary, metric)
-                providers.append(await self._template_provider(canary, template))
-        for provider in providers:
-            if not await provider.is_online():
-                raise ConfigError(f"{provider!r} answered vector(1) with something other than 1")
+                provider = await self._template_provider(canary, metric, template)
+                what = f"{template.spec.provider.type} in metric template {_name_of(template)}"
+                await _must_be_online(provider, what)
 
     async def counts(self, canary: Canary, latency_threshold: float) -> tuple[Counts, Counts]:
         model = await self._model(canary, None)
@@ -129,7 +138,7 @@ class PrometheusObserver:
         return self._provider("prometheus", ProviderSettings(address=address))
 
     def _provider(self, type_name: str, settings: ProviderSettings) -> ClosableMetricsProvider:
-        key = (type_name, settings.address, repr(sorted((settings.secret or {}).items())))
+        key = _cache_key(type_name, settings)
         if key not in self._providers:
             self._providers[key] = provider_for(type_name, settings, resolver=self._resolver)
         return self._providers[key]
@@ -146,30 +155,74 @@ class PrometheusObserver:
         return MetricTemplate.model_validate(raw)
 
     async def _template_provider(
-        self, canary: Canary, template: MetricTemplate
+        self, canary: Canary, metric: Metric, template: MetricTemplate
     ) -> ClosableMetricsProvider:
         spec = template.spec.provider
-        address = spec.address or canary.spec.metrics_server or self.settings.metrics_server
-        secret = None
+        address = spec.address or ""
+        if spec.type == "prometheus":  # kanaria's default: the Canary's metrics server
+            address = address or canary.spec.metrics_server or self.settings.metrics_server
+        secret, secret_name = None, ""
         if spec.secret_ref is not None:
-            secret = await self._secret(template.namespace, spec.secret_ref.name)
+            secret_name = f"{spec.secret_ref.name}.{template.namespace}"
+            secret = await self._secret(template, spec.secret_ref.name)
         settings = ProviderSettings(
             address=address,
             headers=spec.headers,
             secret=secret,
             insecure_skip_verify=spec.insecure_skip_verify,
+            region=spec.region or "",
+            interval=self.window(metric.interval_seconds),
+            secret_name=secret_name,
+            objects=self.objects,
         )
-        return self._provider(spec.type, settings)
+        try:
+            return self._provider(spec.type, settings)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"metric template {_name_of(template)} provider {spec.type} error: {exc}"
+            ) from exc
 
-    async def _secret(self, namespace: str, name: str) -> dict[str, str | bytes]:
-        raw = await self.objects.get(SECRET, namespace, name)
+    async def _secret(self, template: MetricTemplate, name: str) -> dict[str, str | bytes]:
+        raw = await self.objects.get(SECRET, template.namespace, name)
         if raw is None:
-            raise ConfigError(f"Secret {name}.{namespace} for a MetricTemplate not found")
+            raise ConfigError(
+                f"metric template {_name_of(template)} secret {name} error: "
+                f"Secret {name}.{template.namespace} not found"
+            )
         decoded: dict[str, str | bytes] = {
             key: base64.b64decode(value) for key, value in (raw.get("data") or {}).items()
         }
         decoded.update(raw.get("stringData") or {})
         return decoded
+
+
+async def _must_be_online(provider: ClosableMetricsProvider, what: str) -> None:
+    """Raise, in Flagger's words, unless `provider` says it is online."""
+    try:
+        online = await provider.is_online()
+    except KanariaError as exc:
+        raise type(exc)(f"{what} not available: {exc}") from exc
+    if not online:
+        raise ConfigError(f"{what} not available: it answered, but not as expected")
+
+
+def _cache_key(type_name: str, settings: ProviderSettings) -> tuple[object, ...]:
+    """One provider per distinct configuration: a changed Secret or interval gets a new one."""
+    headers = tuple(sorted((name, str(value)) for name, value in settings.headers.items()))
+    secret = tuple(sorted((settings.secret or {}).items()))
+    return (
+        type_name,
+        settings.address,
+        headers,
+        secret,
+        settings.insecure_skip_verify,
+        settings.region,
+        settings.interval,
+    )
+
+
+def _name_of(template: MetricTemplate) -> str:
+    return f"{template.name}.{template.namespace}"
 
 
 async def _count(provider: ClosableMetricsProvider, query: str) -> int:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kanaria import errors
+from kanaria.spec.objects import ObjectClient
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 """Flagger's query timeout, kept so a slow Prometheus fails the same way."""
@@ -54,16 +55,25 @@ class ClosableMetricsProvider(MetricsProvider, Protocol):
 class ProviderSettings:
     """What a MetricTemplate's `spec.provider` says, as plain values, plus our own knobs.
 
-    `secret` is the *decoded* data of the Secret named by `secretRef` (None when there is no
-    `secretRef`); `headers` may hold lists, as Go's `http.Header` does.
+    `address` is empty when the template sets none (each backend has its own default or
+    requires one). `secret` is the *decoded* data of the Secret named by `secretRef` (None when
+    there is no `secretRef`), and `secret_name` names that Secret (`name.namespace`) in
+    messages; `headers` may hold lists, as Go's `http.Header` does. `interval` is the metric's
+    interval in seconds as the platform runs it (time scale applied): Datadog, CloudWatch,
+    Dynatrace and Splunk look back 10 × it, New Relic 1 ×, as Flagger does. `objects` is the
+    platform's object store, for the backends that live in the Kubernetes API (Keptn).
     """
 
-    address: str
+    address: str = ""
     headers: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
-    secret: Mapping[str, str | bytes] | None = None
+    secret: Mapping[str, str | bytes] | None = field(default=None, repr=False)
     insecure_skip_verify: bool = False
     ca_file: str | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    region: str = ""
+    interval: float | None = None
+    secret_name: str = ""
+    objects: ObjectClient | None = field(default=None, compare=False)
 
 
 class NoValuesError(errors.TemporaryError):
@@ -91,3 +101,13 @@ class ProviderAuthError(ProviderUnavailableError):
     Temporary, because the credentials live in a Secret the user may fix without touching
     the Canary; distinct, so the message can point at that Secret.
     """
+
+
+def lookback_seconds(type_name: str, settings: ProviderSettings, multiple: int) -> float:
+    """How far back a backend that takes a time range looks: `multiple` × the metric interval."""
+    if settings.interval is None or settings.interval <= 0:
+        raise errors.ConfigError(
+            f"{type_name} queries look back {multiple} × the metric's interval, "
+            "but the metric has no interval"
+        )
+    return multiple * settings.interval

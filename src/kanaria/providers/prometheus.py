@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import os
-import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,8 @@ from kanaria.providers.base import (
     ProviderUnavailableError,
     QueryError,
 )
+from kanaria.providers.credentials import credential_text
+from kanaria.providers.http import ssl_setting
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ Credentials = BearerToken | BasicCredentials
 
 def credentials_from_secret(data: Mapping[str, str | bytes]) -> Credentials:
     """Credentials from a Secret's decoded data, with Flagger's precedence: `token` wins."""
-    values = {key: _credential_text(key, value) for key, value in data.items()}
+    values = {key: credential_text(key, value) for key, value in data.items()}
     if values.get("token"):
         return BearerToken(values["token"])
     missing = [key for key in ("username", "password") if not values.get(key)]
@@ -134,20 +135,9 @@ def credentials_from_env(
 
 def _read_credential_file(path: Path) -> str:
     try:
-        return _credential_text(path.name, path.read_bytes())
+        return credential_text(path.name, path.read_bytes())
     except OSError as exc:
         raise errors.ConfigError(f"cannot read credentials file {path}: {exc.strerror}") from exc
-
-
-def _credential_text(key: str, value: str | bytes) -> str:
-    # A trailing newline (from `echo` or an editor) can never be meant: HTTP headers cannot
-    # carry it, and aiohttp would refuse the request much later with a confusing message.
-    if isinstance(value, bytes):
-        try:
-            value = value.decode()
-        except UnicodeDecodeError as exc:
-            raise errors.ConfigError(f"credential `{key}` is not UTF-8 text") from exc
-    return value.rstrip("\r\n")
 
 
 # --- reading answers -------------------------------------------------------------------------
@@ -287,7 +277,7 @@ class PrometheusProvider:
         self.timeout = timeout
         self._query_url = _query_url(address)
         self._headers = _request_headers(headers or {}, credentials)
-        self._ssl = _ssl_setting(verify_tls, ca_file)
+        self._ssl = ssl_setting(verify_tls, ca_file)
         self._resolver = resolver
         self._connector = connector
         self._session: aiohttp.ClientSession | None = None
@@ -409,15 +399,3 @@ def _request_headers(
         return pairs
     pairs = [(name, value) for name, value in pairs if name.lower() != "authorization"]
     return [*pairs, ("Authorization", credentials.authorization())]
-
-
-def _ssl_setting(verify_tls: bool, ca_file: str | os.PathLike[str] | None) -> bool | ssl.SSLContext:
-    """aiohttp's `ssl=` value: False skips verification, a context trusts our own CA."""
-    if ca_file is None:
-        return verify_tls
-    if not verify_tls:
-        raise errors.ConfigError("a CA file and insecureSkipVerify contradict each other")
-    try:
-        return ssl.create_default_context(cafile=os.fspath(ca_file))
-    except (OSError, ssl.SSLError) as exc:
-        raise errors.ConfigError(f"cannot load the CA file {ca_file}: {exc}") from exc

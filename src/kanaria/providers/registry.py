@@ -1,8 +1,9 @@
 """Pick a metrics provider by a MetricTemplate's `spec.provider.type`, from one explicit mapping.
 
 Names exist only here, at the configuration boundary; everything past it holds a provider
-instance. An unknown type is a ConfigError listing the known ones — Flagger instead warns and
-falls back to Prometheus, which turns a typo into queries sent to the wrong backend.
+instance. Every type Flagger knows is here, one module each. An unknown type is a ConfigError
+listing the known ones — Flagger instead warns and falls back to Prometheus, which turns a typo
+into queries sent to the wrong backend.
 """
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ import aiohttp.abc
 
 from kanaria import errors
 from kanaria.providers.base import ClosableMetricsProvider, ProviderSettings
+from kanaria.providers.cloudwatch import CloudWatchProvider
+from kanaria.providers.datadog import DatadogProvider
+from kanaria.providers.dynatrace import DynatraceProvider
+from kanaria.providers.externalmetrics import ExternalMetricsProvider
+from kanaria.providers.graphite import GraphiteProvider
+from kanaria.providers.influxdb import InfluxDBProvider
+from kanaria.providers.keptn import KeptnProvider
+from kanaria.providers.newrelic import NewRelicProvider
 from kanaria.providers.prometheus import PrometheusProvider
+from kanaria.providers.splunk import SplunkProvider
+from kanaria.providers.stackdriver import StackdriverProvider
 
 
 class ProviderFactory(Protocol):
@@ -32,24 +43,20 @@ class ProviderFactory(Protocol):
 
 
 PROVIDERS: Final[Mapping[str, ProviderFactory]] = MappingProxyType(
-    {"prometheus": PrometheusProvider.from_settings}
-)
-
-FLAGGER_ONLY_TYPES: Final = frozenset(
     {
-        "datadog",
-        "cloudwatch",
-        "newrelic",
-        "graphite",
-        "stackdriver",
-        "influxdb",
-        "dynatrace",
-        "keptn",
-        "splunk",
-        "externalmetrics",
+        "prometheus": PrometheusProvider.from_settings,
+        "datadog": DatadogProvider.from_settings,
+        "cloudwatch": CloudWatchProvider.from_settings,
+        "newrelic": NewRelicProvider.from_settings,
+        "graphite": GraphiteProvider.from_settings,
+        "stackdriver": StackdriverProvider.from_settings,
+        "influxdb": InfluxDBProvider.from_settings,
+        "dynatrace": DynatraceProvider.from_settings,
+        "keptn": KeptnProvider.from_settings,
+        "splunk": SplunkProvider.from_settings,
+        "externalmetrics": ExternalMetricsProvider.from_settings,
     }
 )
-"""Types Flagger knows and kanaria does not (yet); named as such in the error."""
 
 
 def provider_for(
@@ -63,10 +70,5 @@ def provider_for(
     factory = PROVIDERS.get(type_name)
     if factory is None:
         known = ", ".join(PROVIDERS)
-        if type_name in FLAGGER_ONLY_TYPES:
-            raise errors.ConfigError(
-                f"metrics provider type {type_name!r} is not supported by kanaria; "
-                f"supported: {known}"
-            )
         raise errors.ConfigError(f"unknown metrics provider type {type_name!r}; known: {known}")
     return factory(settings, resolver=resolver, connector=connector)

@@ -195,9 +195,3 @@ def test_an_unknown_type_lists_the_known_ones() -> None:
     ):
         registry.provider_for("promethus", ProviderSettings("http://prom"))
 
-
-def test_a_flagger_type_kanaria_lacks_says_so() -> None:
-    with pytest.raises(
-        ConfigError, match="'datadog' is not supported by kanaria; supported: prometheus"
-    ):
-        registry.provider_for("datadog", ProviderSettings("http://prom"))
