@@ -38,11 +38,12 @@ class ThreadingServer(ThreadingMixIn, WSGIServer):
 
 
 class QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return None
 
 
 def main() -> None:
+    sys.path.pop(0)  # this script's directory: its modules are kanaria's, not graphite's
     port, storage, carbonlink = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     Path(storage, "log").mkdir(parents=True, exist_ok=True)
     Path(storage, "whisper").mkdir(parents=True, exist_ok=True)

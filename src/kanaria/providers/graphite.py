@@ -21,7 +21,6 @@ from urllib.parse import parse_qsl
 import aiohttp
 import aiohttp.abc
 
-from kanaria import errors
 from kanaria.providers import credentials
 from kanaria.providers.base import (
     MultipleValuesError,
@@ -30,6 +29,7 @@ from kanaria.providers.base import (
     QueryError,
 )
 from kanaria.providers.http import HttpBackend, backend_url, join
+from kanaria.providers.prometheus import BasicCredentials
 
 ONLINE_QUERY = "target=test"
 
@@ -96,7 +96,7 @@ class GraphiteProvider:
             keys = credentials.required_keys(
                 "graphite", settings.secret, ("username", "password"), settings.secret_name
             )
-            basic = _basic_auth(keys["username"], keys["password"])
+            basic = BasicCredentials(keys["username"], keys["password"]).authorization()
             headers.append(("Authorization", basic))
             secrets = [keys["password"], basic.removeprefix("Basic ")]
         self._where = credentials.where(settings.secret_name, "username", "password")
@@ -139,10 +139,3 @@ class GraphiteProvider:
 
     async def close(self) -> None:
         await self.http.close()
-
-
-def _basic_auth(username: str, password: str) -> str:
-    try:
-        return aiohttp.BasicAuth(username, password).encode()
-    except ValueError as exc:
-        raise errors.ConfigError(f"graphite basic-auth credentials: {exc}") from exc

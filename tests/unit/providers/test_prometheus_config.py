@@ -194,4 +194,3 @@ def test_an_unknown_type_lists_the_known_ones() -> None:
         ConfigError, match=r"unknown metrics provider type 'promethus'; known: prometheus"
     ):
         registry.provider_for("promethus", ProviderSettings("http://prom"))
-

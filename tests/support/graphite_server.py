@@ -15,12 +15,14 @@ hour. Both programs take ~3 s to start: start one server per module or package.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -79,6 +81,19 @@ class GraphiteServer:
     def send_lines(self, lines: list[str]) -> None:
         with socket.create_connection(("127.0.0.1", self.line_port), timeout=5) as connection:
             connection.sendall("".join(f"{line}\n" for line in lines).encode())
+
+    def wait_until_readable(self, target: str, within: float = 10.0) -> None:
+        """Until the render API shows a value for `target`: a new series is readable once
+        carbon has created its whisper file (usually well under a second)."""
+        query = urllib.parse.urlencode({"target": target, "from": "-1h", "format": "json"})
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"{self.url}/render?{query}", timeout=5) as answer:
+                found = json.loads(answer.read())
+            if any(point[0] is not None for series in found for point in series["datapoints"]):
+                return
+            time.sleep(0.05)
+        raise GraphiteTestError(f"{target} was not readable within {within} s")
 
 
 def graphite_installed() -> None:
@@ -149,12 +164,14 @@ def _wait_until_ready(
         if _answers(f"{server.url}/render?target=test&format=json") and _accepts(server.line_port):
             return
         time.sleep(0.1)
-    raise GraphiteTestError(f"graphite did not start within {READY_TIMEOUT_SECONDS} s: {_logs(root)}")
+    raise GraphiteTestError(
+        f"graphite did not start within {READY_TIMEOUT_SECONDS} s: {_logs(root)}"
+    )
 
 
 def _answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
