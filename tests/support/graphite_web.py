@@ -52,9 +52,9 @@ def main() -> None:
     sys.path.insert(0, storage)
     os.environ["DJANGO_SETTINGS_MODULE"] = "graphite_test_settings"
 
-    import django
-    from django.core.management import call_command
-    from django.core.wsgi import get_wsgi_application
+    import django  # noqa: PLC0415  # only after the settings module exists
+    from django.core.management import call_command  # noqa: PLC0415
+    from django.core.wsgi import get_wsgi_application  # noqa: PLC0415
 
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)

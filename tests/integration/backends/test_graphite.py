@@ -4,11 +4,13 @@ judged by the engine's check, with the events a user would read."""
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 
 import pytest
 
+from kanaria.platforms.local.binaries import free_port
 from kanaria.providers import MultipleValuesError, NoValuesError, QueryError
 from tests.integration.providers.servers import AuthProxy
 from tests.support.graphite_server import GraphiteServer
@@ -98,8 +100,6 @@ async def test_an_unknown_function_is_refused_by_graphite(graphite: GraphiteServ
 
 
 async def test_an_unreachable_graphite_fails_the_check_and_the_availability() -> None:
-    from kanaria.platforms.local.binaries import free_port
-
     address = f"http://127.0.0.1:{free_port()}"
     check = TemplateCheck(graphite_template(address, "target=a.b"))
     try:
@@ -129,7 +129,7 @@ async def test_basic_auth_comes_from_the_secret_and_a_wrong_one_is_named(
     graphite: GraphiteServer,
 ) -> None:
     path = series(graphite, 42.0)
-    good = "Basic " + __import__("base64").b64encode(b"kanaria:right-pw").decode()
+    good = "Basic " + base64.b64encode(b"kanaria:right-pw").decode()
     async with AuthProxy(graphite.url, authorization=good) as proxy:
         provider = {"secretRef": {"name": "graphite-auth"}}
         query = f"target={path}&from=-1min"
