@@ -134,7 +134,7 @@ class CloudWatchProvider:
         self._where = (
             credentials.where(settings.secret_name, KEY_ID, SECRET_KEY)
             if self._keys
-            else "the AWS credentials of kanaria's environment (default chain)"
+            else "kanaria's environment (the AWS default credential chain)"
         )
         self._timeout = settings.timeout
         self._verify = not settings.insecure_skip_verify
@@ -192,7 +192,7 @@ class CloudWatchProvider:
             raise self._refusal(exc) from exc
         except botocore.exceptions.NoCredentialsError as exc:
             raise ProviderAuthError(
-                f"{self.source}: no AWS credentials found ({self._where})"
+                f"{self.source}: no AWS credentials found in {self._where}"
             ) from exc
         except botocore.exceptions.ParamValidationError as exc:
             raise QueryError(
