@@ -74,8 +74,10 @@ async def test_a_template_validates_and_reads_the_newest_value(cloudwatch: MotoC
 
 async def test_lowercase_keys_work_as_with_flaggers_decoder(cloudwatch: MotoCloudWatch) -> None:
     metric = fresh_metric(cloudwatch, (20, 7.0))
-    lowered = json.loads(json.dumps([stat(metric)]).replace('"Id"', '"id"')
-                         .replace('"MetricStat"', '"metricStat"').replace('"Stat"', '"stat"'))  # fmt: skip
+    text = json.dumps([stat(metric)])
+    for key in ("Id", "MetricStat", "Stat"):
+        text = text.replace(f'"{key}"', f'"{key.lower()}"')
+    lowered = json.loads(text)
     check = TemplateCheck(template(cloudwatch, lowered), keys(cloudwatch))
     try:
         assert await check.measure("errors") == 7.0
