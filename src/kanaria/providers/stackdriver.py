@@ -244,9 +244,10 @@ class StackdriverProvider:
                 "stackdriver: the token endpoint did not answer in time"
             ) from exc
         except google.auth.exceptions.RefreshError as exc:
+            reason = str(exc.args[0]) if exc.args else type(exc).__name__
             raise ProviderAuthError(
                 f"stackdriver: Google refused the credentials ({self._where}): "
-                f"{self.http.redact(str(exc))}"
+                f"{self.http.redact(reason)}"
             ) from exc
         except google.auth.exceptions.TransportError as exc:
             raise ProviderUnavailableError(
