@@ -188,8 +188,10 @@ class InfluxDBProvider:
         if answer.status == 404:
             if answer.headers.get("content-type", "").startswith("application/json"):
                 return QueryError(f"{self.http.source}: {self.http.reason(answer)}")
+            version = answer.headers.get("x-influxdb-version")
+            running = f" (it runs InfluxDB {version})" if version else ""
             return ProviderUnavailableError(
-                f"{self.http.source} has no Flux query API at {self._url.path} (HTTP 404): "
+                f"{self.http.source} has no Flux query API at {self._url.path}{running}: "
                 "InfluxDB 1.7 and older have none, 1.8 needs flux-enabled = true"
             )
         return self.http.refusal(answer, credentials=self._where)
