@@ -38,12 +38,12 @@ from tests.support.graphite_server import GraphiteServer, run_graphite
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 
 RELEASE_LIMIT = 30 * INTERVAL
-SUCCESS_RATE = (
-    "target=asPercent("
-    "summarize(sumSeries(istio.{{ namespace }}.{{ target }}.requests.{1,2,3,4}*), '1h', 'sum', true),"
-    "summarize(sumSeries(istio.{{ namespace }}.{{ target }}.requests.*), '1h', 'sum', true))"
-    "&from=-{{ interval }}"
-)
+SUCCESS_RATE = """
+target=asPercent(
+  summarize(sumSeries(istio.{{ namespace }}.{{ target }}.requests.{1,2,3,4}*), '1h', 'sum', true),
+  summarize(sumSeries(istio.{{ namespace }}.{{ target }}.requests.*), '1h', 'sum', true))
+&from=-{{ interval }}
+"""
 
 
 def graphite_gated(
