@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import aiohttp.abc
+from pydantic import ValidationError
 
 from kanaria.analysis.counts import Counts
 from kanaria.errors import ConfigError, KanariaError, TemporaryError
@@ -152,7 +153,17 @@ class PrometheusObserver:
                 f"metric {metric.name}: MetricTemplate {metric.template_ref.name}.{namespace} "
                 "not found"
             )
-        return MetricTemplate.model_validate(raw)
+        try:
+            return MetricTemplate.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            field = ".".join(
+                str(part) for part in first["loc"] if not str(part).startswith("function")
+            )
+            raise ConfigError(
+                f"metric template {metric.template_ref.name}.{namespace} error: "
+                f"{field}: {first['msg']}"
+            ) from exc
 
     async def _template_provider(
         self, canary: Canary, metric: Metric, template: MetricTemplate

@@ -114,3 +114,13 @@ async def test_a_keptn_template_runs_through_the_observer() -> None:
     assert checked.value == 0.5
     assert checked.verdict == "pass"
     assert await check.availability("keptn-rate") == ["all the metrics providers are available!"]
+
+
+async def test_a_template_missing_what_its_type_needs_fails_the_check_with_its_name() -> None:
+    check = TemplateCheck(metric_template("broken", {"type": "graphite"}, "target=a"))
+    checked = await check.check("broken")
+    [event] = checked.events
+    assert event == (
+        "Metric query failed for backend-check: metric template broken.test error: "
+        "spec.provider: provider type graphite needs an address (its API URL)"
+    )
