@@ -12,6 +12,13 @@ command -v unshare >/dev/null || need+=(util-linux)
 if [ "${KANARIA_BROWSER_TESTS:-1}" = 1 ] && [ "${1:-}" = "--dev" ]; then
   command -v chromium >/dev/null || need+=(chromium)
 fi
+if [ "${1:-}" = "--dev" ]; then
+  # real metrics backends for the provider tests: Graphite (carbon-cache, and graphite-web run
+  # by Debian's python3) and InfluxDB 1.x
+  command -v carbon-cache >/dev/null || need+=(graphite-carbon)
+  /usr/bin/python3 -c "import graphite" 2>/dev/null || need+=(graphite-web)
+  command -v influxd >/dev/null || need+=(influxdb)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   apt-get update -q
