@@ -24,6 +24,8 @@ from kanaria.engine.release import Release
 from kanaria.engine.simulated import simulated_world
 from kanaria.spec.canary import Canary, Metric
 from kanaria.spec.memory import MemoryObjects
+from kanaria.spec.objects import METRIC_TEMPLATE
+from kanaria.spec.templates import MetricTemplate
 
 SEED_CANARY = Path(__file__).parents[2] / "examples" / "seed" / "podinfo-canary.yaml"
 NAMESPACE = "test"
@@ -117,6 +119,15 @@ class TemplateCheck:
         release = Release(dataclasses.replace(sim.world, observer=self.observer), canary)
         await check_providers(release)
         return sim.events.messages
+
+    async def parts(
+        self, template: str, *, interval: str = "1m"
+    ) -> tuple[Canary, Metric, MetricTemplate]:
+        """(canary, metric, template) for calling the observer's parts directly."""
+        await self.put()
+        canary = canary_using(template, interval=interval)
+        raw = await self.objects.get(METRIC_TEMPLATE, NAMESPACE, template)
+        return canary, _only_metric(canary), MetricTemplate.model_validate(raw)
 
     async def close(self) -> None:
         await self.observer.close()

@@ -1,9 +1,12 @@
 """Metrics: where a check's number comes from.
 
 Three parts, kept apart as in Flagger: a *provider* runs a query against a backend
-(`base.py` is the contract, `prometheus.py` the one backend, `registry.py` picks it by name);
-`queries/` holds each mesh's builtin PromQL templates; `render.py` fills a template with a
-canary's names. Judging the number against a threshold is `analysis/`'s business, not ours.
+(`base.py` is the contract; one module per backend Flagger supports — `prometheus.py`,
+`datadog.py`, `cloudwatch.py`, `newrelic.py`, `graphite.py`, `stackdriver.py`, `influxdb.py`,
+`dynatrace.py`, `keptn.py`, `splunk.py`, `externalmetrics.py`; `http.py` and `credentials.py`
+are what the HTTP ones share; `registry.py` picks one by name); `queries/` holds each mesh's
+builtin PromQL templates; `render.py` fills a template with a canary's names. Judging the
+number against a threshold is `analysis/`'s business, not ours. See docs/metrics-providers.md.
 """
 
 from kanaria.providers.base import (
