@@ -226,7 +226,7 @@ class CloudWatchProvider:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        reason = f"{code}: {error.get('Message', '')}"
+        reason = f"{code}: {error.get('Message', '')}"[:300]
         if code in _AUTH_CODES or status in (401, 403):
             return ProviderAuthError(
                 f"{self.source} refused the credentials ({self._where}): {reason}"
