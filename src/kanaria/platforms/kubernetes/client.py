@@ -71,6 +71,9 @@ RESOURCES: dict[tuple[str, str], Resource] = {
     ("appmesh.k8s.aws", "VirtualNode"): Resource("virtualnodes"),
     ("appmesh.k8s.aws", "VirtualRouter"): Resource("virtualrouters"),
     ("appmesh.k8s.aws", "VirtualService"): Resource("virtualservices"),
+    # the keptn metrics provider (providers/keptn.py) reads KeptnMetrics and runs Analyses
+    ("metrics.keptn.sh", "KeptnMetric"): Resource("keptnmetrics"),
+    ("metrics.keptn.sh", "Analysis"): Resource("analyses"),
     ("kopf.dev", "KopfPeering"): Resource("kopfpeerings"),
     ("kopf.dev", "ClusterKopfPeering"): Resource("clusterkopfpeerings", namespaced=False),
 }
