@@ -18,6 +18,8 @@ if [ "${1:-}" = "--dev" ]; then
   command -v carbon-cache >/dev/null || need+=(graphite-carbon)
   /usr/bin/python3 -c "import graphite" 2>/dev/null || need+=(graphite-web)
   command -v influxd >/dev/null || need+=(influxdb)
+  # the tests drive the API emulator with real kubectl; Debian's is 1.20, which works with it
+  command -v kubectl >/dev/null || need+=(kubernetes-client)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"

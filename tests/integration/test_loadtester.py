@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from aiohttp import web
 
 from kanaria.loadtester.processes import SubprocessSpawner
 from tests.support.started import wait_until_answering
+from tests.support.tools import required_tool
 
 pytestmark = pytest.mark.integration
 
@@ -240,12 +240,12 @@ async def test_hosts_file_changes_reach_the_next_command(
     assert (await _post(session, f"{tester.url}/", hook))[1].startswith("127.1.0.2")
 
 
-@pytest.mark.skipif(shutil.which("hey") is None, reason="needs hey")
 async def test_hey_follows_the_time_scale(
     start_loadtester: Starter,
     session: aiohttp.ClientSession,
     http_server: Callable[[str], Awaitable[tuple[str, list[int]]]],
 ) -> None:
+    required_tool("hey", "Debian's hey: scripts/install.sh")
     address, hits = await http_server("127.0.0.1")
     tester = await start_loadtester("--time-scale=3")
     hook = _hook(f"hey -z 3s -c 2 -q 20 http://{address}/", "bash", returnCmdOutput="true")

@@ -32,6 +32,7 @@ def canary(name: str = "podinfo") -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": {
             "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "service": {"port": 9898},
             "analysis": {"interval": "1m", "threshold": 5, "maxWeight": 50, "stepWeight": 10},
         },
     }

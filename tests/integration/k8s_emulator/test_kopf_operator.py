@@ -62,7 +62,7 @@ def canary_operator() -> kopf.OperatorRegistry:
         iterations = 0
         while not stopped:
             iterations += 1
-            status = {"status": {"iterations": iterations, "analysedBy": name}}
+            status = {"status": {"iterations": iterations, "message": f"analysed by {name}"}}
             with contextlib.suppress(ApiException):  # a lost tick is retried on the next one
                 await custom.patch_namespaced_custom_object_status(
                     *_at(namespace), name, status, _content_type=MERGE
@@ -99,7 +99,7 @@ async def test_a_kopf_operator_runs_a_canary_end_to_end(k8s_cluster: EmulatedClu
         await eventually(lambda: not emulator.get_object("apps/v1/deployments", *PRIMARY))
 
     assert podinfo["status"]["phase"] == "Initialized"
-    assert other["status"]["analysedBy"] == "other"  # each daemon got its own object
+    assert other["status"]["message"] == "analysed by other"  # each daemon got its own object
     assert podinfo["metadata"]["finalizers"]
     assert primary is not None
     assert primary["metadata"]["ownerReferences"][0]["uid"] == podinfo["metadata"]["uid"]

@@ -90,4 +90,10 @@ async def test_discovery_serves_the_resources_kanaria_uses(k8s_cluster: Emulated
         "flagger.app", "v1beta1"
     )
     names = {resource.name for resource in flagger.resources}
-    assert names == {"canaries", "canaries/status", "metrictemplates", "alertproviders"}
+    assert names == {
+        "canaries",
+        "canaries/status",
+        "metrictemplates",
+        "alertproviders",
+        "alertproviders/status",
+    }

@@ -2,11 +2,14 @@
 
 Stock kmock stores objects and serves discovery, but it lacks what an operator relies on:
 server-managed metadata, optimistic concurrency, status and scale subresources, patch types,
-selectors, resumable watches and garbage collection (`reference/k8s-emulator.md` lists each gap).
-Without them kopf cannot add finalizers and mixes up objects, and tests pass that a cluster would
-fail. This subclass keeps kmock's store (`emulator.objects[...]`, history, the request DSL) and
-replaces how it writes, lists and watches. It also lets tests inject API faults and fake the
-Deployment controller (see `deployments.py`).
+selectors, resumable watches and garbage collection (`reference/k8s-emulator.md` lists each gap),
+and what real kubectl relies on: core discovery, OpenAPI, Tables, JSON watch streams, CRD
+schemas. Without them kopf cannot add finalizers and mixes up objects, kubectl cannot apply, and
+tests pass that a cluster would fail. This subclass keeps kmock's URL parsing, discovery and
+request log, and its object view (`emulator.objects[...]` with a bounded history); it answers
+every resource request itself from an index by resource and namespace, so a request costs the
+same with 10 objects or 10,000. It also lets tests inject API faults and fake the Deployment
+controller (see `deployments.py`).
 """
 
 import asyncio
@@ -14,10 +17,11 @@ import bisect
 import collections
 import copy
 import datetime
+import json
 import re
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -26,7 +30,7 @@ import attrs
 import kmock
 from kmock._internal import apps, enums, rendering
 
-from tests.support.k8s import patches, selectors, urls
+from tests.support.k8s import definitions, openapi, patches, schemas, selectors, tables, urls
 from tests.support.k8s.deployments import DeploymentController
 from tests.support.k8s.router_crds import ROUTER_RESOURCES
 
@@ -38,36 +42,17 @@ Event = dict[str, Any]
 
 NAMESPACES = kmock.resource("", "v1", "namespaces")
 DEPLOYMENTS = kmock.resource("apps", "v1", "deployments")
+CRDS = kmock.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 _VERBS = {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
 _REASONS = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 409: "Conflict"}
-_REASONS |= {410: "Gone", 415: "UnsupportedMediaType", 422: "Invalid", 429: "TooManyRequests"}
-_REASONS |= {500: "InternalError", 503: "ServiceUnavailable"}
+_REASONS |= {410: "Expired", 415: "UnsupportedMediaType", 422: "Invalid", 429: "TooManyRequests"}
+_REASONS |= {406: "NotAcceptable", 500: "InternalError", 503: "ServiceUnavailable"}
 _LONGEST_WATCH = 1800.0  # seconds; the API server's --min-request-timeout ends watches too
+_JSON = "application/json"
 
-
-def _crd(kind: str, *, status: bool = True, namespaced: bool = True) -> kmock.ResourceInfo:
-    verbs = {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
-    subresources = {"status"} if status else set()
-    return kmock.ResourceInfo(
-        kind=kind, namespaced=namespaced, verbs=verbs, subresources=subresources
-    )
-
-
-CUSTOM_RESOURCES: dict[str, kmock.ResourceInfo] = {
-    "flagger.app/v1beta1/canaries": _crd("Canary"),
-    "flagger.app/v1beta1/metrictemplates": _crd("MetricTemplate", status=False),
-    "flagger.app/v1beta1/alertproviders": _crd("AlertProvider", status=False),
-    "kopf.dev/v1/kopfpeerings": _crd("KopfPeering", status=False),
-    "kopf.dev/v1/clusterkopfpeerings": _crd("ClusterKopfPeering", status=False, namespaced=False),
-}
-for _version in ("v1beta1", "v1alpha3"):
-    for _plural, _kind in [
-        ("virtualservices", "VirtualService"),
-        ("destinationrules", "DestinationRule"),
-        ("gateways", "Gateway"),
-    ]:
-        CUSTOM_RESOURCES[f"networking.istio.io/{_version}/{_plural}"] = _crd(_kind)
-CUSTOM_RESOURCES |= ROUTER_RESOURCES
+# Kinds declared by name only (served with a CRD that keeps every field, and no columns);
+# a CRD manifest in definitions.CUSTOM_RESOURCE_DEFINITIONS can say more.
+CUSTOM_RESOURCES: dict[str, kmock.ResourceInfo] = dict(ROUTER_RESOURCES)
 
 
 def error(status: int, message: str, reason: str = "", **details: Any) -> kmock.KubernetesError:
@@ -104,15 +89,13 @@ def _version_rank(version: str) -> tuple[int, int, int]:
     return (stage, int(found[1]), int(found[3] or 0))
 
 
-def _prefer_stable(group: Body) -> Body:
-    """kmock prefers a random version of a group; the API server prefers the most stable one."""
-    versions = sorted(group["versions"], key=lambda v: _version_rank(v["version"]), reverse=True)
-    return group | {"versions": versions, "preferredVersion": versions[0]}
-
-
 def _header(request: rendering.Request, name: str) -> str:
     found = [v for k, v in request.headers.items() if k.lower() == name.lower()]
     return found[0].split(";")[0].strip().lower() if found else ""
+
+
+def _dumps(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"))
 
 
 @attrs.define
@@ -141,19 +124,33 @@ class Fault:
         )
 
 
+@attrs.define
+class _WatchLog:
+    """One resource's recent events, for watches that resume from a resourceVersion."""
+
+    changed: asyncio.Condition
+    events: list[tuple[int, Event]] = attrs.field(factory=list)
+    compacted: int = 0  # events up to this revision are gone: resuming before it is 410 Gone
+
+
 @attrs.define(kw_only=True)
 class KubernetesEmulator(kmock.KubernetesEmulator):
-    """kmock's emulator with the API server's write, list and watch semantics."""
+    """kmock's emulator with the API server's write, list, watch and kubectl semantics."""
+
+    history_limit: int = 32  # versions kept per object in `emulator.objects[...].history`
+    event_log_limit: int = 10_000  # watch events kept per resource (older resumes: 410 Gone)
+    request_log_limit: int = 1_000  # requests kept in kmock's request log
 
     _revision: int = attrs.field(default=0, init=False)
-    _logs: dict[kmock.resource, list[tuple[int, Event]]] = attrs.field(
-        factory=lambda: collections.defaultdict(list), init=False
+    _index: dict[kmock.resource, dict[str | None, dict[str, Body]]] = attrs.field(
+        factory=lambda: collections.defaultdict(dict), init=False
     )
-    _changed: asyncio.Condition = attrs.field(init=False)
-    _results: dict[rendering.Request, Body] = attrs.field(factory=dict, init=False)
+    _logs: dict[kmock.resource, _WatchLog] = attrs.field(factory=dict, init=False)
     _faults: list[Fault] = attrs.field(factory=list, init=False)
     _tasks: set[asyncio.Task[None]] = attrs.field(factory=set, init=False)
     _builtins: frozenset[kmock.resource] = attrs.field(default=frozenset(), init=False)
+    _custom: dict[kmock.resource, definitions.ServedVersion] = attrs.field(factory=dict, init=False)
+    _openapi: openapi.OpenApi = attrs.field(init=False)
     _ending: bool = attrs.field(default=False, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -163,10 +160,13 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
             self.resources.load_bundled()
         self._builtins = frozenset(kmock.resource(key) for key in self.resources)
         for resource, info in CUSTOM_RESOURCES.items():
-            self.resources[resource] = info
-        self._changed = asyncio.Condition(self._lock)
-        self.fallback[kmock.method.DELETE] << self._serve_result  # DELETE of a collection
+            self._serve_crd(definitions.crd_from_info(kmock.resource(resource), info))
+        for crd in definitions.CUSTOM_RESOURCE_DEFINITIONS:
+            self._serve_crd(crd)
+        self._openapi = openapi.OpenApi(self.resources, self._custom)
         self._serve_discovery_with_trailing_slashes()
+        self.fallback["get /openapi/v3"] << self._serve_openapi_v3_index
+        self.fallback["get", re.compile(r"/openapi/v3/.+")] << self._serve_openapi_v3
 
     def _serve_discovery_with_trailing_slashes(self) -> None:
         """kubernetes-asyncio asks `/apis/`, `/api/`, `/version/`; kmock knows them without `/`."""
@@ -222,12 +222,17 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
     async def create_object(self, resource: str, body: Body, namespace: str | None = None) -> Body:
         """Create an object as a POST would, without going through HTTP."""
         async with self._lock:
-            return self._create(self._known(kmock.resource(resource)), namespace, body)
+            created, _ = self._create(self._known(kmock.resource(resource)), namespace, body, "")
+            return created
 
     def get_object(self, resource: str, namespace: str | None, name: str) -> Body | None:
         """The object's current body, or None if it does not exist."""
         obj = self._lookup((kmock.resource(resource), namespace, name))
         return None if obj is None else copy.deepcopy(obj)
+
+    def count_objects(self, resource: str, namespace: str | None = None) -> int:
+        """How many objects of a resource exist (in one namespace, or in all)."""
+        return sum(1 for _ in self._live(kmock.resource(resource), namespace))
 
     async def write_status(
         self, resource: kmock.resource, namespace: str | None, name: str, status: Body
@@ -235,9 +240,8 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         """Replace an object's status as a controller would (no precondition)."""
         async with self._lock:
             current = self._current((resource, namespace, name))
-            return self._update(
-                (resource, namespace, name), {**current, "status": status}, "status"
-            )
+            new = {**current, "status": status}
+            return self._update((resource, namespace, name), new, "status")[0]
 
     async def follow(
         self,
@@ -246,30 +250,38 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         deadline: float | None = None,
         *,
         bookmark: bool = False,
+        namespace: str | None = None,
     ) -> AsyncIterator[Event]:
         """Watch events of a resource: after revision `since`, or the current objects then on.
 
         With `bookmark`, a BOOKMARK marks the end of the current objects (`sendInitialEvents`).
-        Ends at the event loop time `deadline`, or only when cancelled if it is None.
+        Ends at the event loop time `deadline`, or only when cancelled if it is None. A `since`
+        older than the events kept yields one ERROR event (410 Gone), as the API server does.
         """
+        log = self._log(resource)
         async with self._lock:
             if since in (None, "", "0"):
-                position, initial = self._revision, self._snapshot(resource, bookmark)
+                position, initial = self._revision, self._snapshot(resource, namespace, bookmark)
             else:
                 position, initial = self._parse_revision(since), []
+                if position < log.compacted:
+                    initial = [self._expired(position, log.compacted)]
         for event in initial:
             yield event
+        if initial and initial[-1]["type"] == "ERROR":
+            return
         loop = asyncio.get_running_loop()
         while not self._ending and (deadline is None or loop.time() < deadline):
-            batch = await self._events_after(resource, position, deadline)
+            batch = await self._events_after(log, position, deadline)
             for position, event in batch:  # noqa: B007  (the last position starts the next batch)
                 yield event
 
     async def end_watches(self) -> None:
         """End every watch, as an API server does when it shuts down; new ones end at once."""
-        async with self._changed:
+        async with self._lock:
             self._ending = True
-            self._changed.notify_all()
+            for log in self._logs.values():
+                log.changed.notify_all()
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a background job (a controller, garbage collection) until the emulator exits."""
@@ -280,16 +292,39 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
     # -- request handling --------------------------------------------------------------------
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
-        is_object_request = request.resource is not None and request.resource.plural is not None
-        if is_object_request:
-            self._raise_injected_fault(request)
-        if is_object_request and request.method != enums.method.GET:
-            async with self._lock:
-                self._results[request] = self._write(request)
-        try:  # skip kmock.KubernetesEmulator._handle: its writes are what this class replaces
+        if len(self._requests) > self.request_log_limit:
+            del self._requests[: -self.request_log_limit // 2]
+        if request.url.path == "/openapi/v2":
+            return self._serve_openapi_v2(request)
+        if request.resource is None or request.resource.plural is None:
+            # discovery, OpenAPI, and whatever a test declared with kmock's DSL
             return await apps.RawHandler._handle(self, request)
-        finally:
-            self._results.pop(request, None)
+        try:
+            return await self._serve(request)
+        except kmock.KubernetesError as exc:
+            return await self._render_error(exc)
+
+    async def _serve(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        self._raise_injected_fault(request)
+        resource = self._known(request.resource)
+        verb = _verb(request)
+        if verb == "watch":
+            return await self._stream_watch(request, resource)
+        warned: list[str] = []
+        if verb == "get":
+            body = self._fetch(request, resource)
+        elif verb == "list":
+            body = self._list(request, resource)
+        else:
+            async with self._lock:
+                body, warned = self._write(request, resource)
+        status = 201 if verb == "create" else 200
+        if verb in ("get", "list") and tables.wants_table(_header_raw(request, "Accept")):
+            body = self._as_table(request, resource, body)
+        headers = {"Content-Type": _JSON}
+        if warned:
+            headers["Warning"] = ", ".join(f'299 - "{w}"' for w in warned)
+        return aiohttp.web.Response(text=_dumps(body), status=status, headers=headers)
 
     def _raise_injected_fault(self, request: rendering.Request) -> None:
         verb = _verb(request)
@@ -299,63 +334,75 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
                 message = f"injected fault #{fault.hits} on {verb} {request.resource}"
                 raise error(fault.status, message, name=request.name or "")
 
-    async def _serve_result(self, request: rendering.Request) -> rendering.Payload:
-        return self._results[request]
-
-    async def _serve_create(self, request: rendering.Request) -> rendering.Payload:
-        return rendering.Response(status=201, payload=self._results[request])  # "Created"
-
-    _serve_update = _serve_delete = _serve_result
-
-    async def _serve_fetch(self, request: rendering.Request) -> rendering.Payload:
-        resource = self._known(request.resource)
-        async with self._lock:
-            obj = self._current((resource, request.namespace, request.name or ""))
+    def _fetch(self, request: rendering.Request, resource: kmock.resource) -> Body:
+        obj = self._current((resource, request.namespace, request.name or ""))
         if request.subresource is None or request.subresource == "status":
             return obj
         if request.subresource == "scale" and self._has(resource, "scale"):
             return self._scale(obj)
         raise error(404, f"the server could not find the subresource {request.subresource}")
 
-    async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
-        resource = self._known(request.resource)
+    def _list(self, request: rendering.Request, resource: kmock.resource) -> Body:
         matches = self._matcher(request)
-        async with self._lock:
-            items = [obj for _, obj in self._live(resource) if matches(obj)]
-            return self._as_list(resource, items)
+        items = [obj for obj in self._live(resource, request.namespace) if matches(obj)]
+        return self._as_list(resource, items)
 
-    async def _serve_watch(self, request: rendering.Request) -> AsyncIterator[rendering.Payload]:
-        resource = self._known(request.resource)
+    async def _stream_watch(
+        self, request: rendering.Request, resource: kmock.resource
+    ) -> aiohttp.web.StreamResponse:
         matches = self._matcher(request)
         timeout = float(request.params.get("timeoutSeconds") or _LONGEST_WATCH)
         deadline = asyncio.get_running_loop().time() + min(timeout, _LONGEST_WATCH)
         since = request.params.get("resourceVersion")
         bookmark = request.params.get("sendInitialEvents") == "true"
-        yield b""  # send the headers now: a quiet watch is still a watch
-        async for event in self.follow(resource, since, deadline, bookmark=bookmark):
-            if event["type"] == "BOOKMARK" or matches(event["object"]):
-                yield event
+        as_table = tables.wants_table(_header_raw(request, "Accept"))
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": _JSON})
+        await response.prepare(request._raw_request)
+        events = self.follow(
+            resource, since, deadline, bookmark=bookmark, namespace=request.namespace
+        )
+        first = True
+        try:
+            async for event in events:
+                if event["type"] in ("BOOKMARK", "ERROR") or matches(event["object"]):
+                    shown = (
+                        self._as_table_event(request, resource, event, first) if as_table else event
+                    )
+                    first = first and shown is event
+                    await response.write(_dumps(shown).encode() + b"\n")
+        except ConnectionResetError:  # the client went away
+            return response
+        await response.write_eof()
+        return response
 
     # -- writes ------------------------------------------------------------------------------
 
-    def _write(self, request: rendering.Request) -> Body:
-        resource = self._known(request.resource)
+    def _write(
+        self, request: rendering.Request, resource: kmock.resource
+    ) -> tuple[Body, list[str]]:
+        validation = request.params.get("fieldValidation", "Warn")
         if request.method == enums.method.POST and request.name is None:
-            return self._create(resource, request.namespace, request.data)
+            return self._create(resource, request.namespace, request.data, validation)
         if request.method == enums.method.DELETE and request.name is None:
             matches = self._matcher(request)
-            doomed = [key for key, obj in self._live(resource) if matches(obj)]
-            return self._as_list(resource, [self._delete(key) for key in doomed])
+            doomed = [obj for obj in self._live(resource, request.namespace) if matches(obj)]
+            keys = [
+                (resource, obj["metadata"].get("namespace"), obj["metadata"]["name"])
+                for obj in doomed
+            ]
+            return self._as_list(resource, [self._delete(key) for key in keys]), []
         key = (resource, request.namespace, request.name or "")
         if request.method == enums.method.DELETE:
-            return self._delete(key)
+            return self._delete(key), []
         if request.method not in (enums.method.PUT, enums.method.PATCH):
             raise error(405, f"{request.method.value} is not allowed on {request.url.path}")
         if request.subresource == "scale" and self._has(resource, "scale"):
-            return self._scale(self._update(key, self._rescaled(key, request), None))
+            updated, warned = self._update(key, self._rescaled(key, request), None)
+            return self._scale(updated), warned
         if request.subresource is not None and not self._has(resource, request.subresource):
             raise error(404, f"the server could not find the subresource {request.subresource}")
-        return self._update(key, self._new_body(self._current(key), request), request.subresource)
+        new = self._new_body(self._current(key), request)
+        return self._update(key, new, request.subresource, validation)
 
     def _new_body(self, current: Body, request: rendering.Request) -> Body:
         if request.method == enums.method.PUT:
@@ -380,7 +427,9 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         new["metadata"]["resourceVersion"] = scale.get("metadata", {}).get("resourceVersion")
         return new
 
-    def _create(self, resource: kmock.resource, namespace: str | None, body: Any) -> Body:
+    def _create(
+        self, resource: kmock.resource, namespace: str | None, body: Any, validation: str
+    ) -> tuple[Body, list[str]]:
         if not isinstance(body, dict):
             raise error(400, "the body of a create must be an object")
         obj = copy.deepcopy(body)
@@ -392,6 +441,7 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
             raise error(409, f'{resource.plural} "{name}" already exists', name=name)
         meta.update(name=name, uid=str(uuid.uuid4()), creationTimestamp=_now(), generation=1)
         meta.pop("deletionTimestamp", None)
+        meta.pop("resourceVersion", None)
         if namespace is None:
             meta.pop("namespace", None)
         else:
@@ -401,9 +451,14 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         obj.update(apiVersion=version, kind=info.kind or str(resource.plural).capitalize())
         if self._has(resource, "status"):
             obj.pop("status", None)
-        return self._store(key, obj, "ADDED")
+        if resource == NAMESPACES:
+            obj["status"] = {"phase": "Active"}
+        obj, warned = self._admit(resource, obj, validation)
+        return self._store(key, obj, "ADDED"), warned
 
-    def _update(self, key: Key, new: Body, subresource: str | None) -> Body:
+    def _update(
+        self, key: Key, new: Body, subresource: str | None, validation: str = "Warn"
+    ) -> tuple[Body, list[str]]:
         old = self._current(key)
         precondition = (new.get("metadata") or {}).get("resourceVersion")
         if precondition and precondition != old.get("metadata", {}).get("resourceVersion"):
@@ -411,14 +466,51 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         if (new.get("metadata") or {}).get("name", key[2]) != key[2]:
             raise error(400, "the name of the object does not match the name in the URL")
         result = self._isolated(key[0], old, copy.deepcopy(new), subresource)
+        result, warned = self._admit(key[0], result, validation)
         if _essence(result) != _essence(old):
             result["metadata"]["generation"] = old.get("metadata", {}).get("generation", 1) + 1
         if result == old:
-            return old  # a no-op write changes nothing, not even the resourceVersion
+            return old, warned  # a no-op write changes nothing, not even the resourceVersion
         meta = result["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
-            return self._remove(key, result)
-        return self._store(key, result, "MODIFIED")
+            return self._remove(key, result), warned
+        return self._store(key, result, "MODIFIED"), warned
+
+    def _admit(
+        self, resource: kmock.resource, obj: Body, validation: str
+    ) -> tuple[Body, list[str]]:
+        """Check and prune a body as the API server does before storing it (see schemas.py)."""
+        info = self.resources[resource]
+        served = self._custom.get(resource)
+        if served is not None:
+            pruned, findings = schemas.check_custom(obj, served.schema)
+        else:
+            version = resource.version or ""
+            definition = schemas.builtin_definition_name(
+                resource.group or "", version, info.kind or ""
+            )
+            if definition is None:
+                return obj, []
+            pruned, findings = schemas.prune_builtin(obj, definition)
+        name = obj.get("metadata", {}).get("name", "")
+        if findings.causes:
+            raise self._invalid(resource, name, findings.causes)
+        unknown = [f'unknown field "{path}"' for path in findings.unknown]
+        if unknown and validation == "Strict":
+            kind = info.kind
+            message = f'{kind} in version "{resource.version}" cannot be handled as a {kind}: '
+            raise error(400, message + "strict decoding error: " + ", ".join(unknown))
+        return pruned, unknown if validation != "Ignore" else []
+
+    def _invalid(
+        self, resource: kmock.resource, name: str, causes: list[dict[str, str]]
+    ) -> kmock.KubernetesError:
+        kind = self.resources[resource].kind or ""
+        qualified = f"{kind}.{resource.group}" if resource.group else kind
+        said = [f"{cause['field']}: {cause['message']}" for cause in causes]
+        summary = said[0] if len(said) == 1 else "[" + ", ".join(said) + "]"
+        message = f'{qualified} "{name}" is invalid: {summary}'
+        return error(422, message, name=name, group=resource.group, kind=kind, causes=causes)
 
     def _isolated(self, resource: kmock.resource, old: Body, new: Body, sub: str | None) -> Body:
         """Keep what a write to this (sub)resource may not change: status, or all but status."""
@@ -454,50 +546,98 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         obj = copy.deepcopy(last or self._current(key))
         self._revision += 1
         obj.setdefault("metadata", {})["resourceVersion"] = str(self._revision)
+        resource, namespace, name = key
+        del self._index[resource][namespace][name]
         self._objects[key].delete()
-        self._emit(key[0], "DELETED", obj)
+        self._trim_history(key)
+        self._emit(resource, "DELETED", obj)
+        if resource == CRDS:
+            self._stop_serving_crd(obj)
         self.spawn(self._collect_garbage())
         return obj
 
     def _store(self, key: Key, obj: Body, event_type: str) -> Body:
+        """Keep `obj` as the object's new version; stored bodies are never changed in place."""
         self._revision += 1
         obj.setdefault("metadata", {})["resourceVersion"] = str(self._revision)
+        resource, namespace, name = key
+        self._index[resource].setdefault(namespace, {})[name] = obj
         if key in self._objects:
             self._objects[key].history.append(obj)
+            self._trim_history(key)
         else:
             self._objects[key] = obj
-        self._emit(key[0], event_type, obj)
+        self._emit(resource, event_type, obj)
+        if resource == CRDS:
+            self._serve_crd(obj)
         return obj
 
+    def _trim_history(self, key: Key) -> None:
+        history = self._objects[key].history
+        if len(history) > self.history_limit:
+            del history[: len(history) - self.history_limit]
+
     def _emit(self, resource: kmock.resource, event_type: str, obj: Body) -> None:
-        event = {"type": event_type, "object": copy.deepcopy(obj)}
-        self._logs[resource].append((self._revision, event))
-        self._changed.notify_all()  # the caller holds the lock, as a Condition requires
+        log = self._log(resource)
+        log.events.append((self._revision, {"type": event_type, "object": obj}))
+        if len(log.events) > 2 * self.event_log_limit:  # drop in halves: appends stay O(1)
+            dropped = len(log.events) - self.event_log_limit
+            log.compacted = log.events[dropped - 1][0]
+            del log.events[:dropped]
+        log.changed.notify_all()  # the caller holds the lock, as a Condition requires
 
     async def _collect_garbage(self) -> None:
         """Delete objects whose owners are all gone (in the background, as the real GC does)."""
         async with self._lock:
-            metas = [(key, obj.get("metadata", {})) for key, obj in self._live(None)]
-            uids = {meta.get("uid") for _, meta in metas}
-            for key, meta in metas:
+            owned = [
+                (
+                    (resource, obj["metadata"].get("namespace"), obj["metadata"]["name"]),
+                    obj["metadata"],
+                )
+                for resource in list(self._index)
+                for obj in self._live(resource, None)
+                if obj["metadata"].get("ownerReferences")
+            ]
+            uids = {
+                obj["metadata"].get("uid") for r in list(self._index) for obj in self._live(r, None)
+            }
+            for key, meta in owned:
                 owners = {ref.get("uid") for ref in meta.get("ownerReferences") or []}
-                if owners and not owners & uids:
+                if owners and not owners & uids and self._lookup(key) is not None:
                     self._delete(key)
 
+    # -- custom resources --------------------------------------------------------------------
+
+    def _serve_crd(self, crd: Mapping[str, Any]) -> None:
+        """Serve the versions a CRD declares, as the API server does once it is established."""
+        for served in definitions.served_versions(crd):
+            self.resources[served.resource] = served.info
+            self._custom[served.resource] = served
+        if hasattr(self, "_openapi"):
+            self._openapi.forget()
+
+    def _stop_serving_crd(self, crd: Mapping[str, Any]) -> None:
+        for served in definitions.served_versions(crd):
+            self._custom.pop(served.resource, None)
+            del self.resources[served.resource]
+        self._openapi.forget()
+
     # -- reads -------------------------------------------------------------------------------
+
+    def _get_resources(self) -> list[kmock.resource]:
+        return list(self._resources)  # kmock would scan every stored object on each request
 
     def _has(self, resource: kmock.resource, subresource: str) -> bool:
         return subresource in self.resources[resource].subresources
 
     def _known(self, resource: kmock.resource | None) -> kmock.resource:
-        if resource is None or resource not in self._get_resources():
+        if resource is None or resource not in self._resources:
             raise error(404, "the server could not find the requested resource")
         return kmock.resource(resource)
 
     def _lookup(self, key: Key) -> Body | None:
-        if key not in self._objects or self._objects[key].deleted:
-            return None
-        return self._objects[key].raw
+        resource, namespace, name = key
+        return self._index.get(resource, {}).get(namespace, {}).get(name)
 
     def _current(self, key: Key) -> Body:
         obj = self._lookup(key)
@@ -505,37 +645,52 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
             raise error(404, f'{key[0].plural} "{key[2]}" not found', name=key[2])
         return obj
 
-    def _live(self, resource: kmock.resource | None) -> list[tuple[Key, Body]]:
-        return [
-            (key, obj.raw)
-            for key, obj in self._objects.items()
-            if not obj.deleted and resource in (None, key[0])
-        ]
+    def _live(self, resource: kmock.resource, namespace: str | None) -> Iterator[Body]:
+        by_namespace = self._index.get(resource, {})
+        if namespace is not None:
+            yield from list(by_namespace.get(namespace, {}).values())
+            return
+        for objects in list(by_namespace.values()):
+            yield from list(objects.values())
 
-    def _snapshot(self, resource: kmock.resource, bookmark: bool) -> list[Event]:
-        events = [
-            {"type": "ADDED", "object": copy.deepcopy(obj)} for _, obj in self._live(resource)
-        ]
+    def _log(self, resource: kmock.resource) -> _WatchLog:
+        if resource not in self._logs:
+            self._logs[resource] = _WatchLog(asyncio.Condition(self._lock))
+        return self._logs[resource]
+
+    def _snapshot(
+        self, resource: kmock.resource, namespace: str | None, bookmark: bool
+    ) -> list[Event]:
+        events = [{"type": "ADDED", "object": obj} for obj in self._live(resource, namespace)]
         if bookmark:
             meta: Body = {"resourceVersion": str(self._revision)}
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
             events.append({"type": "BOOKMARK", "object": {"metadata": meta}})
         return events
 
-    async def _events_after(
-        self, resource: kmock.resource, position: int, deadline: float | None
-    ) -> list[tuple[int, Event]]:
-        log = self._logs[resource]
+    @staticmethod
+    def _expired(position: int, compacted: int) -> Event:
+        message = f"too old resource version: {position} ({compacted})"
+        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+        return {
+            "type": "ERROR",
+            "object": {**status, "message": message, "reason": "Expired", "code": 410},
+        }
 
+    async def _events_after(
+        self, log: _WatchLog, position: int, deadline: float | None
+    ) -> list[tuple[int, Event]]:
         def first_new() -> int:
-            return bisect.bisect_right(log, position, key=lambda entry: entry[0])
+            return bisect.bisect_right(log.events, position, key=lambda entry: entry[0])
 
         try:
-            async with self._changed, asyncio.timeout_at(deadline):
-                await self._changed.wait_for(lambda: self._ending or first_new() < len(log))
+            async with log.changed, asyncio.timeout_at(deadline):
+                await log.changed.wait_for(lambda: self._ending or first_new() < len(log.events))
         except TimeoutError:
             return []
-        return log[first_new() :]
+        if position < log.compacted:
+            return [(self._revision, self._expired(position, log.compacted))]
+        return log.events[first_new() :]
 
     def _matcher(self, request: rendering.Request) -> Callable[[Body], bool]:
         try:
@@ -555,15 +710,101 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
 
         return matches
 
+    # -- discovery and OpenAPI -----------------------------------------------------------------
+
+    async def _serve_server_version(self, request: rendering.Request) -> rendering.Payload:
+        major, minor, _ = schemas.KUBERNETES_VERSION.split(".")
+        return {
+            "major": major,
+            "minor": minor,
+            "gitVersion": f"v{schemas.KUBERNETES_VERSION}",
+            "gitTreeState": "clean",
+            "platform": "linux/amd64",
+        }
+
     async def _serve_apis(self, request: rendering.Request) -> rendering.Payload:
-        groups = await super()._serve_apis(request)
-        assert isinstance(groups, dict)  # kmock's APIGroupList
-        return groups | {"groups": [_prefer_stable(group) for group in groups["groups"]]}
+        groups: dict[str, set[str]] = collections.defaultdict(set)
+        for resource in self._resources:
+            if resource.group:
+                groups[resource.group].add(str(resource.version))
+        listed = [self._group(name, versions) for name, versions in sorted(groups.items())]
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": listed}
 
     async def _serve_group(self, request: rendering.Request) -> rendering.Payload:
-        group = await super()._serve_group(request)
-        assert isinstance(group, dict)  # kmock's APIGroup
-        return _prefer_stable(group)
+        assert request.resource is not None  # kmock routes only group URLs here
+        group = request.resource.group
+        versions = {str(r.version) for r in self._resources if r.group == group}
+        if not group or not versions:
+            raise error(404, "the server could not find the requested resource")
+        return {"kind": "APIGroup", "apiVersion": "v1", **self._group(str(group), versions)}
+
+    @staticmethod
+    def _group(name: str, versions: set[str]) -> Body:
+        ordered = sorted(versions, key=_version_rank, reverse=True)
+        listed = [{"groupVersion": f"{name}/{v}", "version": v} for v in ordered]
+        return {"name": name, "versions": listed, "preferredVersion": listed[0]}
+
+    async def _serve_version(self, request: rendering.Request) -> rendering.Payload:
+        assert request.resource is not None  # kmock routes only group/version URLs here
+        group, version = request.resource.group or "", request.resource.version
+        served = sorted(
+            (r for r in self._resources if (r.group or "", r.version) == (group, version)),
+            key=lambda r: str(r.plural),
+        )
+        if not served:
+            raise error(404, "the server could not find the requested resource")
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": f"{group}/{version}".lstrip("/"),
+            "resources": [entry for r in served for entry in self._discovered(r)],
+        }
+
+    def _discovered(self, resource: kmock.resource) -> list[Body]:
+        """A resource and its subresources, as `/apis/{group}/{version}` lists them."""
+        info = self.resources[resource]
+        entry: Body = {
+            "name": resource.plural,
+            "singularName": info.singular or "",
+            "namespaced": bool(info.namespaced),
+            "kind": info.kind,
+            "verbs": sorted(info.verbs),
+        }
+        if info.shortnames:
+            entry["shortNames"] = sorted(info.shortnames)
+        if info.categories:
+            entry["categories"] = sorted(info.categories)
+        entries = [entry]
+        for sub in sorted(info.subresources):
+            scale = sub == "scale"
+            entries.append(
+                {
+                    "name": f"{resource.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": bool(info.namespaced),
+                    "kind": "Scale" if scale else info.kind,
+                    "verbs": ["get", "patch", "update"],
+                    **({"group": "autoscaling", "version": "v1"} if scale else {}),
+                }
+            )
+        return entries
+
+    async def _serve_openapi_v3_index(self, request: rendering.Request) -> rendering.Payload:
+        return self._openapi.index()
+
+    async def _serve_openapi_v3(self, request: rendering.Request) -> rendering.Payload:
+        path = request.url.path.removeprefix("/openapi/v3/")
+        document = self._openapi.v3(path)
+        if document is None:
+            raise error(404, f"the server could not find the OpenAPI document {path}")
+        return document
+
+    def _serve_openapi_v2(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        if openapi.PROTOBUF_V2 in _header_raw(request, "Accept"):
+            encoded = openapi.protobuf_v2(self._openapi.v2())
+            headers = {"Content-Type": openapi.PROTOBUF_V2_ANSWER}
+            return aiohttp.web.Response(body=encoded, headers=headers)
+        return aiohttp.web.json_response(self._openapi.v2(), dumps=_dumps)
 
     # -- shapes ------------------------------------------------------------------------------
 
@@ -575,6 +816,33 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
             "metadata": {"resourceVersion": str(self._revision)},
             "items": items,
         }
+
+    def _as_table_event(
+        self, request: rendering.Request, resource: kmock.resource, event: Event, first: bool
+    ) -> Event:
+        """A watch event whose object is a one-row Table; columns only in the first one."""
+        if event["type"] not in ("ADDED", "MODIFIED", "DELETED"):
+            return event
+        table = self._as_table(request, resource, event["object"])
+        if not first:
+            table["columnDefinitions"] = []
+        return {**event, "object": table}
+
+    def _as_table(self, request: rendering.Request, resource: kmock.resource, body: Body) -> Body:
+        items = body.get("items", [body])
+        return tables.table(
+            items,
+            self._columns(resource),
+            str(self._revision),
+            request.params.get("includeObject", "Metadata"),
+        )
+
+    def _columns(self, resource: kmock.resource) -> list[Mapping[str, Any]]:
+        served = self._custom.get(resource)
+        if served is not None:
+            return list(served.columns) or [tables.AGE_COLUMN]
+        name = f"{resource.group}/{resource.version}/{resource.plural}".lstrip("/")
+        return tables.BUILTIN_COLUMNS.get(name, [tables.AGE_COLUMN])
 
     @staticmethod
     def _scale(obj: Body) -> Body:
@@ -624,3 +892,8 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
             f'Operation cannot be fulfilled on {key[0].plural} "{key[2]}": the object has been'
             " modified; please apply your changes to the latest version and try again"
         )
+
+
+def _header_raw(request: rendering.Request, name: str) -> str:
+    found = [v for k, v in request.headers.items() if k.lower() == name.lower()]
+    return found[0] if found else ""

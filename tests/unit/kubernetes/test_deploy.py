@@ -4,24 +4,24 @@ and a pruned phase or weight would make a restarted operator start over)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
 
 from kanaria.spec.canary import CanaryStatus, CheckResult, Condition
+from tests.support.tools import required_tool
 
 DEPLOY = Path(__file__).parents[3] / "deploy"
 SEED_CANARY = Path(__file__).parents[3] / "examples" / "seed" / "podinfo-canary.yaml"
 
 
 def kustomize(folder: Path) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed")
+    kubectl = required_tool("kubectl", "Debian's kubernetes-client: scripts/install.sh --dev")
     built = subprocess.run(
         [kubectl, "kustomize", str(folder)], capture_output=True, text=True, check=True
     )
@@ -51,9 +51,8 @@ def test_deploy_builds_and_validates() -> None:
         "Service/kanaria",
         "ServiceAccount/kanaria",
     ]
-    validate = pytest.importorskip("kubernetes_validate")
     for document in documents:
-        validate.validate(document, "1.31.0", strict=True)
+        kubernetes_validate.validate(document, "1.31.0", strict=True)
 
 
 def test_the_printer_columns_of_kubectl_get_canaries() -> None:
@@ -81,7 +80,6 @@ def test_every_status_field_kanaria_writes_is_in_the_schema() -> None:
 
 
 def test_the_seed_canary_is_valid_under_the_crd_schema() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = canary_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     jsonschema.validate(yaml.safe_load(SEED_CANARY.read_text()), schema)
     broken = yaml.safe_load(SEED_CANARY.read_text())
