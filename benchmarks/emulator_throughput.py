@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ def rss_mib(pid: int) -> float:
 
 
 def seed_objects(name: str) -> list[tuple[str, dict[str, Any]]]:
-    """The seed's Deployment, Service-like primary and Canary, renamed, with their collection URLs."""
+    """The seed's Deployment and Canary and a Service, renamed, with their collection URLs."""
     deployment = yaml.safe_load((SEED / "podinfo.yaml").read_text().replace("podinfo", name))
     canary = yaml.safe_load((SEED / "podinfo-canary.yaml").read_text().replace("podinfo", name))
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}}
@@ -115,7 +115,8 @@ async def load(
             if rng.random() < 0.8:
                 path = f"/apis/apps/v1/namespaces/test/deployments/{name}"
             else:
-                path = f"/apis/flagger.app/v1beta1/namespaces/test/canaries?fieldSelector=metadata.name%3D{name}"
+                selector = f"fieldSelector=metadata.name%3D{name}"
+                path = f"/apis/flagger.app/v1beta1/namespaces/test/canaries?{selector}"
             async with session.get(url + path) as response:
                 await response.read()
                 if response.status != 200:

@@ -73,6 +73,12 @@ class PrometheusRecorder:
             ["name", "namespace"],
             registry=self.registry,
         )
+        self._lag = Histogram(
+            "kanaria_tick_lag_seconds",
+            "Seconds from when a canary's tick was due to when it started.",
+            buckets=_LAG_BUCKETS,
+            registry=self.registry,
+        )
         finished = ["name", "namespace", "deployment_strategy", "analysis_status"]
         self._successes = Counter(
             "flagger_canary_successes",
@@ -117,6 +123,10 @@ class PrometheusRecorder:
 
     # what the platforms add
 
+    def tick_lag(self, seconds: float) -> None:
+        """How late a tick started (waiting for a turn, a busy event loop)."""
+        self._lag.observe(max(0.0, seconds))
+
     def canary_totals(self, counts: dict[str, int]) -> None:
         """How many canaries each namespace has (Flagger sets this every control loop)."""
         for namespace, count in counts.items():
@@ -130,6 +140,9 @@ class PrometheusRecorder:
         target = canary.spec.target_ref.name
         for workload in (target, f"{target}-primary"):
             _remove(self._weight, workload, canary.namespace)
+
+
+_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 
 def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:

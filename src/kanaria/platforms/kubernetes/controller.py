@@ -123,8 +123,9 @@ class Controller:
             event_webhook_url=self.config.event_webhook,
         )
 
-    async def tick(self, body: Mapping[str, Any]) -> None:
-        """Advance the Canary `body` (kopf's live copy, for what a tick needs before reading)."""
+    async def tick(self, body: Mapping[str, Any], due: float | None = None) -> None:
+        """Advance the Canary `body` (kopf's live copy, for what a tick needs before reading);
+        `due` is the event loop time it was due at, to measure how late it starts."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         status = body.get("status") or {}
         world = await self._world_for(body)
@@ -134,7 +135,7 @@ class Controller:
             step = self._initializing(world, namespace, name)
         else:
             step = advance(world, namespace, name)
-        if await self._guarded(namespace, name, step) and status.get("message"):
+        if await self._guarded(namespace, name, step, due) and status.get("message"):
             await write_status(self.objects, namespace, name, {"message": None})
 
     async def look(self, body: Mapping[str, Any]) -> None:
@@ -175,10 +176,14 @@ class Controller:
         await write_status(self.objects, namespace, name, {"phase": Phase.INITIALIZING.value})
         await advance(world, namespace, name)
 
-    async def _guarded(self, namespace: str, name: str, step: Awaitable[None]) -> bool:
+    async def _guarded(
+        self, namespace: str, name: str, step: Awaitable[None], due: float | None = None
+    ) -> bool:
         """Run a tick or a look; True if it went through. One Canary's trouble stays its own."""
         try:
             async with self._ticking:
+                if due is not None:
+                    self.recorder.tick_lag(asyncio.get_running_loop().time() - due)
                 await step
         except ConfigError as exc:
             log.warning("canary %s/%s is invalid: %s", namespace, name, exc)

@@ -15,6 +15,7 @@ would make kopf annotate every Canary with its progress.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -141,7 +142,7 @@ async def run_canary(
     controller.started(meta["namespace"], meta["name"])
     try:
         while not stopped:
-            await controller.tick(body)
+            await controller.tick(body, due=asyncio.get_running_loop().time())
             await controller.wait_for_tick(body, stopped)
     finally:
         controller.stopped(body)
