@@ -14,10 +14,11 @@ sent by kubernetes-asyncio's generated APIs would be a JSON patch.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import collections
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -137,6 +138,47 @@ class KubernetesObjects:
         # the API server leaves kind and apiVersion out of list items
         return [_with_kind(kind, item) for item in found.get("items") or []]
 
+    async def list_at(self, kind: Kind, namespace: str | None) -> tuple[builtins.list[Object], str]:
+        """Every object of a kind and the resourceVersion of the list (where a watch starts)."""
+        found = await self._read("list", kind, path_of(kind, namespace))
+        version = str((found.get("metadata") or {}).get("resourceVersion") or "")
+        return [_with_kind(kind, item) for item in found.get("items") or []], version
+
+    async def watch(
+        self, kind: Kind, namespace: str | None, since: str, seconds: float
+    ) -> AsyncIterator[Object]:
+        """The watch events (`{"type", "object"}`) after resourceVersion `since`, until the
+        server ends the stream (after `seconds`); TemporaryError if it breaks."""
+        query = [
+            ("watch", "true"),
+            ("resourceVersion", since),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(int(seconds))),
+        ]
+        plural = resource_of(kind).plural
+        self.requests[("watch", plural)] += 1
+        path = path_of(kind, namespace)
+        try:
+            response = await self.api.call_api(
+                path,
+                "GET",
+                query_params=query,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=seconds + REQUEST_TIMEOUT_SECONDS,
+            )
+        except ApiException as exc:
+            self._heard("watch", plural, exc.status or 0)
+            raise converted(exc, f"watch {kind.kind} {path}") from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self._heard("watch", plural, 0)
+            raise TemporaryError(f"watch {kind.kind} {path}: API unreachable: {exc}") from exc
+        self._heard("watch", plural, 200)
+        async with response:
+            async for line in _lines(response.content):
+                yield json.loads(line)
+
     async def create(self, obj: Object) -> Object:
         kind, namespace = kind_of(obj), namespace_of(obj)
         path = path_of(kind, namespace if resource_of(kind).namespaced else None)
@@ -218,6 +260,20 @@ class KubernetesObjects:
     def _heard(self, verb: str, plural: str, status: int) -> None:
         if self.listener is not None:
             self.listener(verb, plural, status)
+
+
+async def _lines(stream: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The lines of a watch stream, however long (aiohttp's readline stops at 64 KiB)."""
+    pending = b""
+    try:
+        async for chunk in stream.iter_any():
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                if line.strip():
+                    yield line
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise TemporaryError(f"the watch stream broke: {exc}") from exc
 
 
 def converted(exc: ApiException, what: str) -> Exception:

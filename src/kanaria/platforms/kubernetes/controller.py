@@ -2,10 +2,11 @@
 
 The engine runs here exactly as on the local platform: the shared Deployment target, Istio
 router, Event recorder, Prometheus observer and webhook client, given the Kubernetes
-`ObjectClient`. Two things are Kubernetes' own: each tick reads through a fresh `TickReads`, so
-one tick asks the API server for each object once; and the status store retries conflicts,
-since the status is the operator's only memory. A Canary that does not validate gets a Warning
-Event and `status.message`, and waits for a fix without disturbing the others.
+`ObjectClient`. Two things are Kubernetes' own: the client it is given reads from watch-fed
+caches shared by all Canaries (`cache.WatchCache`), so an idle tick asks the API server nothing;
+and the status store retries conflicts, since the status is the operator's only memory. A
+Canary that does not validate gets a Warning Event and `status.message`, and waits for a fix
+without disturbing the others.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from kanaria.engine.metrics import PrometheusRecorder
 from kanaria.engine.ports import Recorder, World
 from kanaria.engine.tick import advance, look
 from kanaria.errors import ConfigError, KanariaError
-from kanaria.platforms.kubernetes.cache import TickReads
 from kanaria.platforms.kubernetes.network import ConnectToResolver, Endpoint
 from kanaria.platforms.kubernetes.status import KubernetesCanaryStore, write_status
 from kanaria.routing import router_for
@@ -106,8 +106,8 @@ class Controller:
         await self._connector.close()
 
     def world(self, provider: str | None) -> World:
-        """A world for one tick: reads remembered for the tick, everything else shared."""
-        reads = TickReads(self.objects)
+        """A world for one tick (its parts read through the operator's shared caches)."""
+        reads = self.objects
         recorder: Recorder = self.recorder
         mesh = provider or self.config.mesh_provider
         return World(

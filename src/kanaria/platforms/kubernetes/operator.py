@@ -26,6 +26,7 @@ from kubernetes_asyncio import client
 from prometheus_client import Counter
 
 from kanaria.engine.metrics import PrometheusRecorder
+from kanaria.platforms.kubernetes.cache import WatchCache
 from kanaria.platforms.kubernetes.client import KubernetesObjects
 from kanaria.platforms.kubernetes.controller import Controller, OperatorConfig, parsed
 from kanaria.platforms.kubernetes.health import HealthServer
@@ -55,11 +56,13 @@ class Operator:
     controller: Controller | None = None
     health: HealthServer | None = None
     objects: KubernetesObjects | None = field(default=None, repr=False)
+    cache: WatchCache | None = field(default=None, repr=False)
 
     async def start(self) -> None:
         self.api = client.ApiClient(await load_configuration(self.config.kubeconfig))
         self.objects = KubernetesObjects(self.api, listener=_request_counter(self.recorder))
-        self.controller = Controller(self.objects, self.config, self.recorder)
+        self.cache = WatchCache(self.objects)
+        self.controller = Controller(self.cache, self.config, self.recorder)
         if self.config.leader_election:
             await ensure_peering_objects(self.objects, self.config.namespaces)
         if self.config.port is not None:
@@ -72,6 +75,8 @@ class Operator:
             await self.health.stop()
         if self.controller is not None:
             await self.controller.close()
+        if self.cache is not None:
+            await self.cache.close()
         if self.api is not None:
             await self.api.close()
 
