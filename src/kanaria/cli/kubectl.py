@@ -416,7 +416,8 @@ def _canary_columns(wide: bool) -> Columns:
     """Flagger's printer columns; `-o wide` adds the priority-1 ones."""
     header = ["NAME", "STATUS", "WEIGHT"]
     if wide:
-        header += ["FAILEDCHECKS", "INTERVAL", "MIRROR", "STEPWEIGHT", "STEPWEIGHTS", "MAXWEIGHT"]
+        header += ["SUSPENDED", "FAILEDCHECKS", "INTERVAL", "MIRROR", "STEPWEIGHT"]
+        header += ["STEPWEIGHTS", "MAXWEIGHT"]
     header.append("LASTTRANSITIONTIME")
 
     def row(obj: Object, now: datetime) -> list[str]:
@@ -425,6 +426,7 @@ def _canary_columns(wide: bool) -> Columns:
         cells = [name_of(obj), str(status.get("phase", "")), str(status.get("canaryWeight", 0))]
         if wide:
             cells += [
+                str((obj.get("spec") or {}).get("suspend", "")),
                 str(status.get("failedChecks", 0)),
                 str(analysis.get("interval", "")),
                 str(analysis.get("mirror", "")),

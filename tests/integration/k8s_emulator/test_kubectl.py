@@ -127,13 +127,13 @@ async def test_the_seed_applies_as_on_a_cluster_and_its_v2beta2_hpa_is_refused(
         "NAME",
         "STATUS",
         "WEIGHT",
-        "FAILEDCHECKS",
         "LASTTRANSITIONTIME",
     ]
     wide = await kubectl("get", "canaries", "-n", "test", "-o", "wide")
     assert wide.out.split() == [
-        *("NAME", "STATUS", "WEIGHT", "FAILEDCHECKS", "LASTTRANSITIONTIME"),
-        *("INTERVAL", "STEPWEIGHT", "MAXWEIGHT", "SUSPENDED", "podinfo", "1m", "10", "50"),
+        *("NAME", "STATUS", "WEIGHT", "SUSPENDED", "FAILEDCHECKS", "INTERVAL", "MIRROR"),
+        *("STEPWEIGHT", "STEPWEIGHTS", "MAXWEIGHT", "LASTTRANSITIONTIME"),
+        *("podinfo", "1m", "10", "50"),
     ]
 
 
@@ -181,9 +181,9 @@ async def test_get_watch_streams_flaggers_columns(
                 CANARIES_RESOURCE, "test", "podinfo", _status("Progressing", weight)
             )
             row = await line_with(stream, "Progressing", str(weight))
-            assert row.split() == ["podinfo", "Progressing", str(weight), "0", TRANSITION]
+            assert row.split() == ["podinfo", "Progressing", str(weight), TRANSITION]
 
-    assert header.split() == ["NAME", "STATUS", "WEIGHT", "FAILEDCHECKS", "LASTTRANSITIONTIME"]
+    assert header.split() == ["NAME", "STATUS", "WEIGHT", "LASTTRANSITIONTIME"]
 
 
 async def test_wait_annotate_and_describe_with_the_canarys_events(

@@ -110,7 +110,9 @@ def test_the_seed_applies_and_reads_back_like_kubectl(shared_platform: Platform)
     assert vip.startswith("127.96.")
 
     canaries = shared_platform.run("get", "canary", "-n", "test", "-o", "wide")
-    assert canaries.out.splitlines()[0].split()[:4] == ["NAME", "STATUS", "WEIGHT", "FAILEDCHECKS"]
+    assert canaries.out.splitlines()[0].split()[:5] == [
+        *("NAME", "STATUS", "WEIGHT", "SUSPENDED", "FAILEDCHECKS")
+    ]
 
     as_yaml = yaml.safe_load(
         shared_platform.run("get", "deploy/podinfo", "-n", "test", "-o", "yaml").out
