@@ -2,7 +2,7 @@
 
 kubectl asks for `application/json;as=Table;g=meta.k8s.io;v=v1` and prints the columns it gets.
 For a custom resource those are the CRD's `additionalPrinterColumns` (Flagger's Status, Weight,
-FailedChecks, LastTransitionTime for Canaries), or Age when it has none; built-in kinds have
+LastTransitionTime for Canaries), or Age when it has none; built-in kinds have
 printers of their own. Without Tables, `kubectl get canaries` shows names only.
 """
 
