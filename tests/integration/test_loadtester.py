@@ -1,8 +1,10 @@
-"""The real load tester program on 127.0.0.1: commands, gates, hosts file, time scale, stop."""
+"""The real load tester program on 127.0.0.1: commands, gates, hosts file, time scale, stop, and
+what it refuses in its default configuration."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -58,9 +60,11 @@ def _random_loopback() -> str:
 Starter = Callable[..., Awaitable[LoadTesterProcess]]
 
 
-def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    argv: list[str], log: Path, environment: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as stderr:
-        return subprocess.Popen(argv, stderr=stderr, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(argv, stderr=stderr, stdin=subprocess.DEVNULL, env=environment)
 
 
 @pytest.fixture
@@ -76,11 +80,12 @@ async def start_loadtester(
 ) -> AsyncIterator[Starter]:
     started: list[LoadTesterProcess] = []
 
-    async def start(*flags: str) -> LoadTesterProcess:
+    async def start(*flags: str, environment: dict[str, str] | None = None) -> LoadTesterProcess:
         port = _free_port("127.0.0.1")
         log = tmp_path / f"loadtester-{port}.log"
         argv = [sys.executable, "-m", "kanaria.loadtester", f"--port={port}", *flags]
-        program = LoadTesterProcess(_spawn(argv, log), f"http://127.0.0.1:{port}", log)
+        process = _spawn(argv, log, environment)
+        program = LoadTesterProcess(process, f"http://127.0.0.1:{port}", log)
         started.append(program)
         await wait_until_answering(
             program.process, f"{program.url}/healthz", program.log, session, START_TIMEOUT
@@ -96,6 +101,9 @@ async def start_loadtester(
 async def _post(session: aiohttp.ClientSession, url: str, document: object) -> tuple[int, str]:
     async with session.post(url, json=document) as response:
         return response.status, await response.text()
+
+
+SHELL = "--allow-shell"
 
 
 def _hook(cmd: str, task_type: str | None = None, **metadata: str) -> dict[str, object]:
@@ -134,7 +142,7 @@ async def http_server() -> AsyncIterator[Callable[[str], Awaitable[tuple[str, li
 async def test_bash_command_success_returns_its_output(
     start_loadtester: Starter, session: aiohttp.ClientSession
 ) -> None:
-    tester = await start_loadtester()
+    tester = await start_loadtester(SHELL)
     hook = _hook("echo token-$((40 + 2))", "bash", returnCmdOutput="true")
     assert await _post(session, f"{tester.url}/", hook) == (200, "token-42\n")
 
@@ -142,7 +150,7 @@ async def test_bash_command_success_returns_its_output(
 async def test_bash_command_failure_is_500_with_output(
     start_loadtester: Starter, session: aiohttp.ClientSession
 ) -> None:
-    tester = await start_loadtester()
+    tester = await start_loadtester(SHELL)
     status, body = await _post(
         session, f"{tester.url}/", _hook("echo no token >&2; exit 4", "bash")
     )
@@ -154,7 +162,7 @@ async def test_bash_command_failure_is_500_with_output(
 async def test_background_command_runs_once_while_running(
     start_loadtester: Starter, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    tester = await start_loadtester()
+    tester = await start_loadtester(SHELL)
     runs = tmp_path / "runs"
     hook = _hook(f"echo run >> {runs}; sleep 1")
     assert await _post(session, f"{tester.url}/", hook) == (202, "started\n")
@@ -197,7 +205,8 @@ async def test_gates(start_loadtester: Starter, session: aiohttp.ClientSession) 
 
 async def test_refusals(start_loadtester: Starter, session: aiohttp.ClientSession) -> None:
     tester = await start_loadtester("--namespace-regexp=^test$")
-    async with session.post(f"{tester.url}/", data=b"{oops") as response:
+    headers = {"Content-Type": "application/json"}
+    async with session.post(f"{tester.url}/", data=b"{oops", headers=headers) as response:
         assert response.status == 400
         assert "not valid JSON" in await response.text()
     missing = {"name": "podinfo", "namespace": "test"}
@@ -231,7 +240,7 @@ async def test_hosts_file_changes_reach_the_next_command(
 ) -> None:
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost\n127.1.0.1 podinfo-canary.test\n")
-    tester = await start_loadtester(f"--hosts-file={hosts}")
+    tester = await start_loadtester(f"--hosts-file={hosts}", "--allow-program=getent")
     hook = _hook("getent hosts podinfo-canary.test", "bash", returnCmdOutput="true")
     assert (await _post(session, f"{tester.url}/", hook))[1].startswith("127.1.0.1")
     replacement = tmp_path / "hosts.new"
@@ -261,7 +270,7 @@ async def test_hey_follows_the_time_scale(
 async def test_timeout_kills_the_whole_process_group(
     start_loadtester: Starter, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    tester = await start_loadtester("--timeout=1s")
+    tester = await start_loadtester("--timeout=1s", SHELL)
     pid_file = tmp_path / "child.pid"
     hook = _hook(f"sleep 60 & echo $! > {pid_file}; wait", "bash")
     started = time.monotonic()
@@ -292,7 +301,7 @@ def _alive(pid: int) -> bool:
 async def test_sigterm_kills_background_commands_and_exits_within_2s(
     start_loadtester: Starter, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    tester = await start_loadtester()
+    tester = await start_loadtester(SHELL)
     pid_file = tmp_path / "child.pid"
     await _post(session, f"{tester.url}/", _hook(f"sleep 60 & echo $! > {pid_file}; wait"))
     await _until(lambda: pid_file.exists() and pid_file.read_text().strip() != "", within=5)
@@ -304,7 +313,7 @@ async def test_sigterm_kills_background_commands_and_exits_within_2s(
 async def test_metrics_count_commands_by_type_and_outcome(
     start_loadtester: Starter, session: aiohttp.ClientSession
 ) -> None:
-    tester = await start_loadtester()
+    tester = await start_loadtester("--allow-program=true", "--allow-program=false")
     await _post(session, f"{tester.url}/", _hook("true", "bash"))
     await _post(session, f"{tester.url}/", _hook("false", "bash"))
     async with session.get(f"{tester.url}/metrics") as response:
@@ -332,13 +341,118 @@ def spawner() -> SubprocessSpawner:
 
 
 async def test_spawner_caps_output(spawner: SubprocessSpawner) -> None:
-    result = await spawner.run(["sh", "-c", "head -c 5000 /dev/zero"], time_limit=10)
+    result = await spawner.run([["head", "-c", "5000", "/dev/zero"]], time_limit=10)
     assert result.succeeded
     assert len(result.output) == 1000
 
 
 async def test_spawner_does_not_wait_for_leftover_children(spawner: SubprocessSpawner) -> None:
     started = time.monotonic()
-    result = await spawner.run(["sh", "-c", "sleep 30 & echo done"], time_limit=10)
+    result = await spawner.run([["sh", "-c", "sleep 30 & echo done"]], time_limit=10)
     assert (result.exit_code, result.output) == (0, b"done\n")
     assert time.monotonic() - started < 2
+
+
+# ---- the default configuration refuses what an attacker sends ------------------------------
+
+
+async def test_default_config_refuses_injection_cross_origin_posts_and_unlisted_programs(
+    start_loadtester: Starter, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    tester = await start_loadtester()
+    marker = tmp_path / "pwned"
+    injections = [
+        f"curl http://127.0.0.1:9/; touch {marker}",
+        f"curl http://127.0.0.1:9/$(touch {marker})",
+        f"curl `touch {marker}`",
+        f"curl http://127.0.0.1:9/ || touch {marker}",
+    ]
+    for command in injections:
+        status, body = await _post(session, f"{tester.url}/", _hook(command, "bash"))
+        assert (status, "shell syntax" in body or "shell expansion" in body) == (403, True), body
+    status, body = await _post(session, f"{tester.url}/", _hook(f"touch {marker}", "bash"))
+    assert status == 403
+    assert "program 'touch' is not allowed (allowed: curl, ghz, hey;" in body
+    # What a web page can send without asking first: a "simple" text/plain POST.
+    page = _hook(f"touch {marker}", "bash", returnCmdOutput="true")
+    headers = {"Content-Type": "text/plain", "Origin": "http://attacker.example"}
+    async with session.post(f"{tester.url}/", data=json.dumps(page), headers=headers) as response:
+        assert response.status == 415
+    gate = json.dumps({"name": "podinfo", "namespace": "test"})
+    async with session.post(f"{tester.url}/gate/open", data=gate, headers=headers) as response:
+        assert response.status == 415
+    assert (await _post(session, f"{tester.url}/gate/check", json.loads(gate)))[0] == 403
+    assert not marker.exists()
+
+
+async def test_the_seeds_acceptance_pipe_runs_without_a_shell(
+    start_loadtester: Starter, session: aiohttp.ClientSession
+) -> None:
+    tester = await start_loadtester("--allow-program=grep")
+    command = f"curl -s {tester.url}/healthz | grep OK"
+    assert await _post(
+        session, f"{tester.url}/", _hook(command, "bash", returnCmdOutput="true")
+    ) == (
+        200,
+        "OK\n",
+    )
+    missing = f"curl -s {tester.url}/healthz | grep token"
+    status, body = await _post(session, f"{tester.url}/", _hook(missing, "bash"))
+    assert (status, "exit status 1" in body) == (500, True)
+
+
+async def test_a_token_guards_every_call_and_never_reaches_commands(
+    start_loadtester: Starter, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("s3cret-token\n")
+    tester = await start_loadtester(f"--token-file={secret}", SHELL)
+    hook = _hook("env", "bash", returnCmdOutput="true")
+    assert (await _post(session, f"{tester.url}/", hook))[0] == 401
+    # A webhook URL can carry it (Flagger's webhooks have no header field).
+    with_token = tester.url.replace("http://", "http://hooks:s3cret-token@")
+    status, environment = await _post(session, f"{with_token}/", hook)
+    assert status == 200
+    assert "PATH=" in environment
+    assert "s3cret-token" not in environment
+
+
+async def test_commands_never_see_the_token_or_state_dir_variables(
+    start_loadtester: Starter, session: aiohttp.ClientSession
+) -> None:
+    environment = {
+        **os.environ,
+        "KANARIA_LOADTESTER_TOKEN": "from-env-token",
+        "KANARIA_STATE_DIR": "/home/someone/.local/state/kanaria",
+    }
+    tester = await start_loadtester(SHELL, environment=environment)
+    authorized = tester.url.replace("http://", "http://x:from-env-token@")
+    status, output = await _post(
+        session, f"{authorized}/", _hook("env", "bash", returnCmdOutput="true")
+    )
+    assert status == 200
+    assert "PATH=" in output
+    assert "from-env-token" not in output
+    assert "KANARIA_STATE_DIR" not in output
+
+
+async def test_a_pipeline_reports_the_last_stage_and_every_stages_errors(
+    spawner: SubprocessSpawner,
+) -> None:
+    result = await spawner.run(
+        [["sh", "-c", "echo to-grep; echo first-stage-error >&2"], ["grep", "grep"]], time_limit=10
+    )
+    assert result.exit_code == 0
+    assert b"to-grep\n" in result.output
+    assert b"first-stage-error\n" in result.output
+    failed = await spawner.run([["echo", "x"], ["grep", "nothing"]], time_limit=10)
+    assert (failed.exit_code, failed.output) == (1, b"")
+
+
+async def test_a_pipeline_that_runs_out_of_time_dies_whole(
+    spawner: SubprocessSpawner, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    result = await spawner.run([["sleep", "30"], ["sleep", "30"]], time_limit=0.5)
+    assert result.timed_out
+    assert time.monotonic() - started < 3

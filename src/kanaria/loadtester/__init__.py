@@ -2,7 +2,9 @@
 
 Canary webhooks post here to run acceptance tests (`type: bash`, blocking), load tests (`cmd`,
 in the background, one copy per canary and command) and to ask manual gates. Start it with
-`python -m kanaria.loadtester` (flags in `main.py`, API in `server.py`).
+`python -m kanaria.loadtester` (flags in `main.py`, API in `server.py`). Unlike Flagger's, it
+runs no shell and only listed programs unless told otherwise (`commands.py`), and answers only
+JSON requests from webhook clients, with a token if one is set (`server.py`; docs/security.md).
 
 Two flags serve the local platform:
 

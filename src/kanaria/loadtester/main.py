@@ -4,6 +4,10 @@ Flags keep the names of Flagger's load tester and accept its single-dash spellin
 (`-port=8080 -log-level=info -timeout=1h`, as Flagger's manifests pass them), so the seed's
 Deployment starts this program unchanged. Everything is checked before the port is bound: a bad
 flag exits 2, a hosts file that cannot be bound exits 1, both with one line saying why.
+
+kanaria's own flags make it safe by default (docs/security.md): `--allow-program` extends the
+programs commands may run, `--allow-shell` brings back Flagger's `sh -c`, and `--token`,
+`--token-file` or `$KANARIA_LOADTESTER_TOKEN` make every request show a token.
 """
 
 from __future__ import annotations
@@ -16,17 +20,18 @@ import re
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from kanaria.errors import ConfigError, KanariaError, PermanentError
+from kanaria.loadtester.commands import CommandPolicy
 from kanaria.loadtester.durations import parse_go_duration
 from kanaria.loadtester.gates import Gates
 from kanaria.loadtester.metrics import LoadTesterMetrics
-from kanaria.loadtester.processes import SubprocessSpawner
+from kanaria.loadtester.processes import TOKEN_VARIABLE, SubprocessSpawner
 from kanaria.loadtester.runner import TaskRunner
 from kanaria.loadtester.sandbox import CommandLine, checked_command_line
 from kanaria.loadtester.server import LoadTester, build_app
@@ -49,6 +54,8 @@ class Options:
     log_level: str
     hosts_file: Path | None
     time_scale: float
+    policy: CommandPolicy = field(default_factory=CommandPolicy)
+    token: str | None = None
 
 
 def _duration(text: str) -> float:
@@ -97,7 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
     add("zap-encoding", choices=("json", "console"), default="console", help="accepted; unused")
     add("hosts-file", type=Path, default=None, help="bind this file over /etc/hosts for commands")
     add("time-scale", type=_time_scale, default=1.0, help="divide load-test durations by this")
+    add("allow-program", action="append", default=[], type=_program, metavar="PROGRAM",
+        help="also let commands run PROGRAM (a name on PATH or an absolute path); repeatable; "
+        "hey, curl and ghz are always allowed")  # fmt: skip
+    add("allow-shell", action="store_true",
+        help="run commands through sh -c (bash -c for type bash) as Flagger does: any program, "
+        "any shell syntax; only for a load tester no one else can reach")  # fmt: skip
+    add("token", default=None, help="require this token (prefer --token-file: argv is public)")
+    add("token-file", type=Path, default=None, help="require the token in this file")
     return parser
+
+
+def _program(text: str) -> str:
+    if not text.strip() or text != text.strip() or ("/" in text and not text.startswith("/")):
+        raise argparse.ArgumentTypeError(
+            f"expected a program name or an absolute path, found {text!r}"
+        )
+    return text
 
 
 def parse_options(argv: Sequence[str], environ: Mapping[str, str]) -> Options:
@@ -113,7 +136,29 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str]) -> Options:
         log_level=args.log_level,
         hosts_file=args.hosts_file,
         time_scale=args.time_scale,
+        policy=CommandPolicy.of(args.allow_program, allow_shell=args.allow_shell),
+        token=_token(args.token, args.token_file, environ),
     )
+
+
+def _token(flag: str | None, file: Path | None, environ: Mapping[str, str]) -> str | None:
+    """The token from the flag, else the file, else the environment; None when none is set."""
+    if flag is not None:
+        return _nonempty(flag, "--token")
+    if file is not None:
+        try:
+            return _nonempty(file.read_text(encoding="utf-8").strip(), f"--token-file {file}")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--token-file {file}: cannot read it ({exc})") from exc
+    if TOKEN_VARIABLE in environ:
+        return _nonempty(environ[TOKEN_VARIABLE].strip(), f"${TOKEN_VARIABLE}")
+    return None
+
+
+def _nonempty(token: str, source: str) -> str:
+    if not token:
+        raise ConfigError(f"{source}: the token is empty")
+    return token
 
 
 def configure_logging(level: str) -> None:
@@ -130,11 +175,12 @@ async def serve(options: Options, command_line: CommandLine, stop: asyncio.Event
     runner = TaskRunner(
         SubprocessSpawner(),
         command_line=command_line,
+        policy=options.policy,
         timeout=options.timeout,
         time_scale=options.time_scale,
         metrics=metrics,
     )
-    tester = LoadTester(runner, Gates(), metrics, options.namespace_pattern)
+    tester = LoadTester(runner, Gates(), metrics, options.namespace_pattern, options.token)
     debug = options.log_level == "debug"
     app_runner = web.AppRunner(
         build_app(tester), access_log=log if debug else None, shutdown_timeout=HTTP_GRACE_SECONDS
@@ -159,6 +205,12 @@ def _log_start(options: Options, command_line: CommandLine) -> None:
         "load tester listening on http://%s:%d (timeout %gs, time scale %g%s)",
         options.host, options.port, options.timeout, options.time_scale, hosts,
     )  # fmt: skip
+    policy = options.policy
+    if policy.allow_shell:
+        log.warning("--allow-shell: commands run through a shell and may start any program")
+    else:
+        log.info("commands may run: %s (no shell)", ", ".join(sorted(policy.programs)))
+    log.info("token %s", "required" if options.token else "not required")
 
 
 async def _run(options: Options, command_line: CommandLine) -> None:

@@ -16,27 +16,29 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from kanaria.errors import ConfigError, PermanentError
 
-# Positional parameters keep the hosts path and the command out of the command's environment.
-_BIND_AND_RUN = 'mount --bind "$1" /etc/hosts && exec "$2" -c "$3"'
+# A fixed script: the hosts path and the command's argv arrive as positional parameters, never
+# as shell text, so nothing in a command is read by this shell.
+_BIND_AND_RUN = 'mount --bind "$1" /etc/hosts && shift && exec "$@"'
 PROBE_TIMEOUT_SECONDS = 10.0
 
 
 class CommandLine:
-    """Turns (shell, command) into the argv that runs it."""
+    """Turns a program's argv into the argv that runs it, in the hosts namespace if there is one."""
 
     def __init__(self, hosts_file: Path | None = None, unshare: str = "unshare") -> None:
         self.hosts_file = hosts_file
         self._unshare = unshare
 
-    def argv(self, shell: str, command: str) -> list[str]:
+    def wrap(self, argv: Sequence[str]) -> list[str]:
         if self.hosts_file is None:
-            return [shell, "-c", command]
+            return list(argv)
         return [*self._namespace(), "sh", "-c", _BIND_AND_RUN, "kanaria-hosts",
-                str(self.hosts_file), shell, command]  # fmt: skip
+                str(self.hosts_file), *argv]  # fmt: skip
 
     def _namespace(self) -> list[str]:
         user = [] if os.geteuid() == 0 else ["--map-root-user"]
@@ -63,7 +65,7 @@ def checked_command_line(hosts_file: Path | None) -> CommandLine:
 def _probe(command_line: CommandLine) -> None:
     # Inside the namespace /etc/hosts must read exactly like the file it was bound from.
     hosts = shlex.quote(str(command_line.hosts_file))
-    argv = command_line.argv("sh", f'[ "$(cat /etc/hosts)" = "$(cat {hosts})" ]')
+    argv = command_line.wrap(["sh", "-c", f'[ "$(cat /etc/hosts)" = "$(cat {hosts})" ]'])
     try:
         probe = subprocess.run(
             argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS, check=False

@@ -3,17 +3,33 @@
 Canary YAML written for Flagger points its webhooks at `http://flagger-loadtester.test/` and its
 gates at `/gate/check`; these handlers give the same answers with the same status codes, so the
 controller's webhook client and existing manifests need no change.
+
+Unlike Flagger's, every route but `/healthz` and `/metrics` is guarded (`guard`):
+
+- the body must be declared `Content-Type: application/json` (415 otherwise), as both Flagger's
+  and kanaria's webhook clients declare it. A web page can post `text/plain` anywhere without
+  asking, but JSON only after a CORS preflight that this server never grants;
+- a request that carries `Origin` comes from a browser, never from a webhook client, and is
+  refused (403): that also stops a page that rebinds its own DNS name to this address;
+- with a token configured (`--token`, `--token-file` or `$KANARIA_LOADTESTER_TOKEN`), the request
+  must carry it as `Authorization: Bearer <token>` or as the password of HTTP basic auth, which
+  a webhook URL can hold (`http://hooks:<token>@flagger-loadtester.test/`), since Flagger's
+  webhook has no header field (401 otherwise).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from kanaria.loadtester.commands import CommandRefused
 from kanaria.loadtester.gates import Gates, gate_key, rollback_key
 from kanaria.loadtester.metrics import LoadTesterMetrics
 from kanaria.loadtester.runner import ShuttingDown, TaskRunner
@@ -37,10 +53,31 @@ class LoadTester:
     gates: Gates
     metrics: LoadTesterMetrics
     namespace_pattern: re.Pattern[str] | None = None
+    token: str | None = None
 
     def allows(self, namespace: str) -> bool:
         # Unanchored, like Go's regexp.MatchString: write ^test$ to allow exactly "test".
         return self.namespace_pattern is None or bool(self.namespace_pattern.search(namespace))
+
+    def authorizes(self, authorization: str) -> bool:
+        """Whether the Authorization header carries the token (always, when there is none)."""
+        if self.token is None:
+            return True
+        offered = _offered_token(authorization)
+        return offered is not None and hmac.compare_digest(offered.encode(), self.token.encode())
+
+
+def _offered_token(authorization: str) -> str | None:
+    scheme, _, credentials = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2]
+    return None
 
 
 LOADTESTER = web.AppKey("loadtester", LoadTester)
@@ -64,12 +101,15 @@ async def run_task(request: web.Request) -> web.Response:
         return web.Response(status=403, text=f"namespace {payload.namespace!r} is not allowed\n")
     try:
         task = task_from_payload(payload)
+        job = tester.runner.prepare(task)
     except PayloadError as exc:
         return web.Response(status=400, text=f"{exc}\n")
+    except CommandRefused as exc:
+        return web.Response(status=403, text=f"command refused: {exc}\n")
     if task.kind is TaskKind.CMD:
-        started = tester.runner.start_background(task)
+        started = tester.runner.start_background(job)
         return web.Response(status=202, text="started\n" if started else "already running\n")
-    result = await tester.runner.run_blocking(task)
+    result = await tester.runner.run_blocking(job)
     output = result.output.decode(errors="replace")
     if not result.succeeded:
         return web.Response(
@@ -124,6 +164,31 @@ async def metrics(request: web.Request) -> web.Response:
     return response
 
 
+# Health and metrics are read by probes and Prometheus, which send neither JSON nor a token.
+_UNGUARDED = frozenset({"/healthz", "/metrics"})
+
+
+@web.middleware
+async def guard(request: web.Request, handler: AnyHandler) -> web.StreamResponse:
+    """Refuse what a webhook client would not send (see the module docstring)."""
+    if request.path in _UNGUARDED:
+        return await handler(request)
+    if request.content_type != "application/json":
+        found = request.headers.get(hdrs.CONTENT_TYPE, "none")
+        return web.Response(
+            status=415, text=f"Content-Type must be application/json, found {found}\n"
+        )
+    if hdrs.ORIGIN in request.headers:
+        return web.Response(status=403, text="requests from web pages (with Origin) are refused\n")
+    if not _tester(request).authorizes(request.headers.get(hdrs.AUTHORIZATION, "")):
+        return web.Response(
+            status=401,
+            text="this load tester wants its token (Authorization: Bearer, or basic auth)\n",
+            headers={hdrs.WWW_AUTHENTICATE: 'Bearer realm="loadtester"'},
+        )
+    return await handler(request)
+
+
 @web.middleware
 async def shutting_down_is_503(request: web.Request, handler: AnyHandler) -> web.StreamResponse:
     try:
@@ -133,7 +198,7 @@ async def shutting_down_is_503(request: web.Request, handler: AnyHandler) -> web
 
 
 def build_app(tester: LoadTester) -> web.Application:
-    app = web.Application(middlewares=[shutting_down_is_503])
+    app = web.Application(middlewares=[guard, shutting_down_is_503])
     app[LOADTESTER] = tester
     add = app.router.add_route
     add("POST", "/", run_task)

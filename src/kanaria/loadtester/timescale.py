@@ -3,9 +3,10 @@
 The local platform runs the seed's 1-minute analysis interval in a few seconds (`--time-scale`).
 A webhook that starts `hey -z 1m` would then keep loading the canary long after the analysis has
 moved on, so the load tester divides the run time of known load generators by the same factor:
-`hey -z`, `ghz -z` (Go durations) and `wrk -d`/`--duration` (whole seconds). A shortened run never
-drops below one second, and a run already shorter than that is left alone. Everything else in the
-command is passed through untouched.
+`hey -z`, `ghz -z` (Go durations) and `wrk -d`/`--duration` (whole seconds), in an argv
+(`scale_argv`, the default) or in shell text (`scale_command`, under `--allow-shell`). A shortened
+run never drops below one second, and a run already shorter than that is left alone. Everything
+else in the command is passed through untouched.
 
 A shortened run also ends a little early (`FINISH_EARLY`): load-test webhooks are called once per
 analysis interval and a run still going is not started again, so a run that outlasts its interval
@@ -16,7 +17,7 @@ would then have no values. Ending 10 % early makes consecutive runs follow each 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from kanaria.loadtester.durations import (
     DURATION_PATTERN,
@@ -50,6 +51,32 @@ def scale_command(command: str, time_scale: float) -> str:
     return "".join(_scale_piece(piece, time_scale) for piece in pieces)
 
 
+def scale_argv(argv: Sequence[str], time_scale: float) -> list[str]:
+    """`argv` with its run-time flag divided by `time_scale` when it starts a load generator."""
+    program = argv[0].rsplit("/", 1)[-1] if argv else ""
+    if time_scale == 1 or program not in _ARGV_FLAGS:
+        return list(argv)
+    flags, parse, render = _ARGV_FLAGS[program]
+    scaled = list(argv)
+    for index, word in enumerate(scaled[1:], start=1):
+        name, equals, value = word.partition("=")
+        if name not in flags:
+            continue
+        if equals and _is_duration(value, parse):
+            scaled[index] = f"{name}={render(scaled_seconds(parse(value), time_scale))}"
+        elif not equals and index + 1 < len(scaled) and _is_duration(scaled[index + 1], parse):
+            scaled[index + 1] = render(scaled_seconds(parse(scaled[index + 1]), time_scale))
+    return scaled
+
+
+def _is_duration(text: str, parse: Callable[[str], float]) -> bool:
+    try:
+        parse(text)
+    except (ValueError, IndexError):
+        return False
+    return True
+
+
 def _scale_piece(piece: str, time_scale: float) -> str:
     if _GO_TOOL.search(piece):
         return _GO_FLAG.sub(_rewrite(time_scale, parse_go_duration, format_go_duration), piece)
@@ -69,5 +96,12 @@ def _rewrite(
 
 
 def _parse_wrk_duration(text: str) -> float:
-    # wrk reads a bare number as seconds.
+    # wrk reads a bare number as seconds, and only whole numbers with s, m or h.
+    if not re.fullmatch(r"\d+[smh]?", text):
+        raise ValueError(f"expected a wrk duration like 30s, found {text!r}")
     return parse_go_duration(text if text[-1].isalpha() else f"{text}s")
+
+
+_GO_FLAGS = (frozenset({"-z"}), parse_go_duration, format_go_duration)
+_WRK_FLAGS = (frozenset({"-d", "--duration"}), _parse_wrk_duration, format_whole_seconds)
+_ARGV_FLAGS = {"hey": _GO_FLAGS, "ghz": _GO_FLAGS, "wrk": _WRK_FLAGS, "wrk2": _WRK_FLAGS}

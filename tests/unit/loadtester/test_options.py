@@ -40,6 +40,8 @@ def test_kanaria_flags_in_both_forms() -> None:
         (["--namespace-regexp=("], "not a regular expression"),
         (["--log-level=loud"], "--log-level"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--allow-program=bin/sh"], "expected a program name or an absolute path"),
+        (["--allow-program="], "expected a program name or an absolute path"),
     ],
 )
 def test_bad_flags_exit_2(
@@ -64,13 +66,61 @@ def test_a_missing_hosts_file_fails_at_start_up(
     assert f"--hosts-file {missing}: no such file" in capsys.readouterr().err
 
 
-def test_no_hosts_file_means_plain_shell_commands() -> None:
+def test_no_hosts_file_means_the_argv_as_it_is() -> None:
     command_line = checked_command_line(None)
-    assert command_line.argv("sh", "echo hi") == ["sh", "-c", "echo hi"]
+    assert command_line.wrap(["curl", "http://a/"]) == ["curl", "http://a/"]
 
 
-def test_hosts_file_commands_pass_path_and_command_as_arguments() -> None:
-    argv = CommandLine(Path("/state/hosts")).argv("sh", 'curl "http://a.test/"')
-    # Neither the path nor the command is spliced into shell text, so quotes survive as written.
-    assert argv[-3:] == ["/state/hosts", "sh", 'curl "http://a.test/"']
+def test_hosts_file_commands_pass_path_and_argv_as_arguments() -> None:
+    argv = CommandLine(Path("/state/hosts")).wrap(["curl", '"http://a.test/"; id'])
+    # Neither the path nor the argv is spliced into shell text, so words survive as written.
+    assert argv[-3:] == ["/state/hosts", "curl", '"http://a.test/"; id']
     assert "--propagation" in argv
+
+
+def test_the_default_policy_allows_hey_curl_and_ghz_and_no_shell() -> None:
+    policy = parse_options([], {}).policy
+    assert (policy.programs, policy.allow_shell) == ({"hey", "curl", "ghz"}, False)
+
+
+def test_programs_and_the_shell_are_allowed_by_flag() -> None:
+    options = parse_options(
+        ["--allow-program=grep", "-allow-program", "/opt/k6", "--allow-shell"], {}
+    )
+    assert options.policy.programs == {"hey", "curl", "ghz", "grep", "/opt/k6"}
+    assert options.policy.allow_shell
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "token"),
+    [
+        ([], {}, None),
+        (["--token=abc"], {"KANARIA_LOADTESTER_TOKEN": "env"}, "abc"),
+        ([], {"KANARIA_LOADTESTER_TOKEN": " env\n"}, "env"),
+    ],
+)
+def test_token_from_flag_or_environment(
+    argv: list[str], environ: dict[str, str], token: str | None
+) -> None:
+    assert parse_options(argv, environ).token == token
+
+
+def test_token_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("from-file\n")
+    assert parse_options([f"--token-file={secret}"], {}).token == "from-file"
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "complaint"),
+    [
+        (["--token="], {}, "--token: the token is empty"),
+        ([], {"KANARIA_LOADTESTER_TOKEN": ""}, "the token is empty"),
+        (["--token-file=/nonexistent/token"], {}, "cannot read it"),
+    ],
+)
+def test_an_empty_or_unreadable_token_is_a_config_error(
+    argv: list[str], environ: dict[str, str], complaint: str
+) -> None:
+    with pytest.raises(ConfigError, match=complaint):
+        parse_options(argv, environ)

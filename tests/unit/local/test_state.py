@@ -84,3 +84,13 @@ def test_pid_records_check_the_start_time(tmp_path: Path) -> None:
 def test_recording_a_dead_process_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PermanentError, match="is not running"):
         record_process(StateDir.at(tmp_path), "ghost", 2**22 + 17)
+
+
+def test_the_process_marker_tells_platforms_apart_without_naming_the_state_dir(
+    tmp_path: Path,
+) -> None:
+    one, other = StateDir.at(tmp_path / "one"), StateDir.at(tmp_path / "other")
+    (marker,) = one.marker().values()
+    assert str(tmp_path) not in marker
+    assert one.marker() != other.marker()
+    assert one.marker() == StateDir.at(tmp_path / "one").marker()

@@ -105,7 +105,7 @@ def test_faulty_versions_inject_errors_after_the_manifests_own_flags(
     assert slow_settings.random_delay_min == pytest.approx(0.6)
 
 
-def test_flaggers_load_tester_gets_double_dash_flags_time_scale_and_hosts_file(
+def test_flaggers_load_tester_gets_double_dash_flags_time_scale_hosts_file_and_grep(
     catalog: ImageCatalog,
 ) -> None:
     command = catalog.command_for(
@@ -115,11 +115,14 @@ def test_flaggers_load_tester_gets_double_dash_flags_time_scale_and_hosts_file(
     )
     assert command.argv == (
         "py", "-m", "kanaria.loadtester", "--port=8080", "--log-level=info", "--timeout=1h",
-        "--time-scale=60", "--hosts-file=/state/hosts/test",
+        "--time-scale=60", "--hosts-file=/state/hosts/test", "--allow-program=grep",
     )  # fmt: skip
     options = parse_options(command.argv[3:], {"POD_IP": "127.128.0.7"})
     assert (options.port, options.timeout, options.time_scale) == (8080, 3600.0, 60.0)
     assert options.hosts_file == Path("/state/hosts/test")
+    # Flagger's acceptance test pipes into grep; still no shell.
+    assert options.policy.programs == {"hey", "curl", "ghz", "grep"}
+    assert not options.policy.allow_shell
 
 
 def test_an_argument_left_empty_by_its_placeholder_is_dropped(catalog: ImageCatalog) -> None:
@@ -128,7 +131,7 @@ def test_an_argument_left_empty_by_its_placeholder_is_dropped(catalog: ImageCata
     )
     assert command.argv == (
         "py", "-m", "kanaria.loadtester", "--port=8080", "--log-level=info", "--timeout=1h",
-        "--time-scale=1",
+        "--time-scale=1", "--allow-program=grep",
     )  # fmt: skip
 
 

@@ -53,8 +53,14 @@ def test_dollar_references_expand_as_the_kubelet_expands_them(text: str, expande
 
 
 def test_replicas_inherit_only_harmless_variables_of_the_control_plane() -> None:
-    environ = {"PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "x", "KANARIA_LOCAL_PLATFORM": "/s"}
-    assert passed_environment(environ) == {"PATH": "/bin", "KANARIA_LOCAL_PLATFORM": "/s"}
+    environ = {
+        "PATH": "/bin",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "KANARIA_LOCAL_PLATFORM": "3f2a",
+        # The state dir holds the API token: a load tester's commands must not find it here.
+        "KANARIA_STATE_DIR": "/home/me/.local/state/kanaria",
+    }
+    assert passed_environment(environ) == {"PATH": "/bin", "KANARIA_LOCAL_PLATFORM": "3f2a"}
 
 
 def test_a_replica_runs_on_its_own_pod_ip_with_the_pods_variables(harness: Harness) -> None:

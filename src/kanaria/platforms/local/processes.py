@@ -39,7 +39,6 @@ from kanaria.errors import ConflictError, KanariaError, PermanentError
 from kanaria.platforms.local.network import PodAddresses, Replica, ReplicaPort, ReplicaTable
 from kanaria.platforms.local.state import (
     PLATFORM_MARKER_VARIABLE,
-    STATE_DIR_VARIABLE,
     StateDir,
     process_start_time,
     write_atomically,
@@ -61,7 +60,8 @@ RECORD_PREFIX = "replica."
 # canary that was rolled back).
 KEPT_DEAD_LOGS = 20
 # Only these of the control plane's variables reach replicas: a container starts from its
-# image's environment, not from its host's, and the control plane's may hold secrets.
+# image's environment, not from its host's, and the control plane's may hold secrets. Not the
+# state dir either: it holds the API token, and a load tester's commands run with this.
 PASSED_VARIABLES = (
     "PATH",
     "HOME",
@@ -71,7 +71,6 @@ PASSED_VARIABLES = (
     "TMPDIR",
     "VIRTUAL_ENV",
     PLATFORM_MARKER_VARIABLE,
-    STATE_DIR_VARIABLE,
 )
 _REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 

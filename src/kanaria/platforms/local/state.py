@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -32,7 +33,8 @@ from kanaria.errors import ConfigError, PermanentError
 
 STATE_DIR_VARIABLE = "KANARIA_STATE_DIR"
 # Set in the control plane's environment so every process it starts inherits it; `local down`
-# finds forgotten processes by it.
+# finds forgotten processes by it. Its value is a digest of the state dir's path, not the path:
+# replicas (and the commands a load tester runs) need not learn where the platform's secrets are.
 PLATFORM_MARKER_VARIABLE = "KANARIA_LOCAL_PLATFORM"
 _KILL_POLL_SECONDS = 0.02
 
@@ -112,7 +114,8 @@ class StateDir:
 
     def marker(self) -> dict[str, str]:
         """The environment entry that tags a process as started by this platform."""
-        return {PLATFORM_MARKER_VARIABLE: str(self.root)}
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:24]
+        return {PLATFORM_MARKER_VARIABLE: digest}
 
 
 # ---- config, API address, token --------------------------------------------------------------
@@ -298,7 +301,7 @@ def marked_processes(state: StateDir) -> list[int]:
     The safety net of `local down`: finds what a pid file missed (a replica started just before a
     SIGKILL, a command a load tester ran).
     """
-    wanted = f"{PLATFORM_MARKER_VARIABLE}={state.root}".encode()
+    wanted = "".join(f"{name}={value}" for name, value in state.marker().items()).encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
