@@ -7,17 +7,25 @@ like Go's tabwriter (kubectl's padding: 3 for `get`, 2 for `describe`), objects 
 by field with camelCase keys turned into words (`lastTransitionTime` → `Last Transition
 Time`), and Events folded as kubectl folds them: `38m (x2 over 39m)` from the Event's count,
 firstTimestamp and lastTimestamp, sorted by lastTimestamp.
+
+Nothing secret reaches the screen: a Secret shows its keys and their sizes in bytes, as
+kubectl's Secret describer does, and every other value goes through `redact`, so a webhook URL's
+credentials are never printed.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from kanaria.redaction import redact
 from kanaria.spec.objects import Object
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 GET_PADDING = 3
 GET_MIN_WIDTH = 6
 DESCRIBE_PADDING = 2
@@ -192,7 +200,49 @@ def _scalar(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return "<nil>" if value is None else str(value)
+    return "<nil>" if value is None else redact(str(value))
+
+
+# ---- Secrets: keys and sizes, never values ---------------------------------------------------
+
+
+def describe_secret(obj: Object, _events: Sequence[Object], _now: datetime) -> str:
+    """kubectl's Secret describer: metadata, type, then each key with its size in bytes."""
+    metadata = obj.get("metadata") or {}
+    rows: list[list[str]] = [
+        ["Name:", str(metadata.get("name", ""))],
+        ["Namespace:", str(metadata.get("namespace", ""))],
+        *_mapping_rows("Labels:", metadata.get("labels")),
+        *_mapping_rows("Annotations:", _safe_annotations(metadata.get("annotations"))),
+        [""],
+        ["Type:", str(obj.get("type") or "Opaque")],
+        [""],
+        ["Data"],
+        ["===="],
+        *([f"{key}:", f"{size} bytes"] for key, size in sorted(secret_sizes(obj).items())),
+    ]
+    return "\n".join(align_blocks(rows, DESCRIBE_PADDING)) + "\n"
+
+
+def secret_sizes(obj: Object) -> dict[str, int]:
+    """The size in bytes of each of a Secret's values: `data` decoded from base64, `stringData`
+    (which a manifest may write and the local store keeps) as UTF-8."""
+    sizes = {
+        str(key): len(str(value).encode()) for key, value in (obj.get("stringData") or {}).items()
+    }
+    for key, encoded in (obj.get("data") or {}).items():
+        try:
+            sizes[str(key)] = len(base64.b64decode(str(encoded), validate=True))
+        except binascii.Error:
+            sizes[str(key)] = len(str(encoded).encode())
+    return sizes
+
+
+def _safe_annotations(annotations: Any) -> Any:
+    # `kubectl apply` keeps the whole manifest, values included, in this annotation.
+    if not isinstance(annotations, dict) or LAST_APPLIED not in annotations:
+        return annotations
+    return {**annotations, LAST_APPLIED: "<redacted: holds the Secret's values>"}
 
 
 # ---- Deployments, as kubectl's own describer shows them ----------------------------------------
@@ -266,7 +316,10 @@ def _container_rows(container: Object) -> list[list[str]]:
     rows.append(["    Ports:", ports or "<none>"])
     for field in ("command", "args"):
         if container.get(field):
-            rows += [[f"    {words(field)}:"], *[[f"      {word}"] for word in container[field]]]
+            rows += [
+                [f"    {words(field)}:"],
+                *[[f"      {redact(str(word))}"] for word in container[field]],
+            ]
     resources = container.get("resources") or {}
     for field in ("limits", "requests"):
         if resources.get(field):
@@ -278,7 +331,8 @@ def _container_rows(container: Object) -> list[list[str]]:
     env = container.get("env") or []
     rows += [["    Environment:", "<none>"]] if not env else [["    Environment:"]]
     rows += [
-        [f"      {var.get('name')}:", str(var.get("value", "<set from a source>"))] for var in env
+        [f"      {var.get('name')}:", redact(str(var.get("value", "<set from a source>")))]
+        for var in env
     ]
     return rows
 

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from kanaria.cli.describe import age, describe, describe_deployment, events_about, table
+from kanaria.cli.describe import (
+    age,
+    describe,
+    describe_deployment,
+    describe_secret,
+    events_about,
+    table,
+)
 from kanaria.errors import ConfigError, ConflictError, KanariaError, NotFoundError
 from kanaria.platforms.local.state import StateDir
 from kanaria.spec.documents import read_files
@@ -545,6 +552,10 @@ def pods_table(
 # ---- describe --------------------------------------------------------------------------------
 
 
+# Kinds kubectl describes its own way; every other kind gets the generic describer.
+DESCRIBERS = {"Deployment": describe_deployment, "Secret": describe_secret}
+
+
 async def describe_command(client: ApiClient, args: argparse.Namespace) -> int:
     kind_text, _, first_name = args.target.partition("/")
     rtype = resource_type(kind_text)
@@ -558,7 +569,7 @@ async def describe_command(client: ApiClient, args: argparse.Namespace) -> int:
     texts = []
     for obj in found:
         events = await client.list(EVENT, namespace_of(obj) if rtype.namespaced else None)
-        describer = describe_deployment if rtype.kind.kind == "Deployment" else describe
+        describer = DESCRIBERS.get(rtype.kind.kind, describe)
         texts.append(describer(obj, events_about(events, obj), now))
     print("\n\n".join(text.rstrip("\n") for text in texts))
     return 0

@@ -18,6 +18,7 @@ from types import ModuleType
 from kanaria import __version__
 from kanaria.cli import validate
 from kanaria.errors import ConfigError, KanariaError
+from kanaria.redaction import redact_logs
 
 Command = Callable[[argparse.Namespace], int]
 EXIT_FAILED = 1
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    redact_logs()
     command: Command = args.run
     try:
         return command(args)

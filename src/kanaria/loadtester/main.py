@@ -35,6 +35,7 @@ from kanaria.loadtester.processes import TOKEN_VARIABLE, SubprocessSpawner
 from kanaria.loadtester.runner import TaskRunner
 from kanaria.loadtester.sandbox import CommandLine, checked_command_line
 from kanaria.loadtester.server import LoadTester, build_app
+from kanaria.redaction import RedactingFilter
 
 log = logging.getLogger("kanaria.loadtester")
 
@@ -164,6 +165,7 @@ def _nonempty(token: str, source: str) -> str:
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(RedactingFilter())
     log.handlers[:] = [handler]  # main() may run more than once in one process (tests)
     log.setLevel(_LEVELS[level])
     log.propagate = False

@@ -2,7 +2,8 @@
 
 A hook is a JSON POST; it passes when the answer's status is at most 202. Each attempt has the
 hook's timeout (a hook that hangs is cut there); `retries` repeats attempts after connection
-errors, 5xx and 429. Failures become `WebhookError` naming the hook and what went wrong.
+errors, 5xx and 429. Failures become `WebhookError` naming the hook and what went wrong, with any
+credential in a URL redacted (the message becomes an Event and a log line).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from kanaria.errors import TemporaryError
+from kanaria.redaction import redact
 from kanaria.spec.canary import Webhook
 
 log = logging.getLogger(__name__)
@@ -99,10 +101,11 @@ class HttpWebhookCaller:
         except TimeoutError as exc:
             raise _Retryable(f"webhook {hook.name} timed out after {timeout.total:g}s") from exc
         except aiohttp.ClientError as exc:
-            raise _Retryable(f"webhook {hook.name} at {hook.url} unreachable: {exc}") from exc
+            where = redact(hook.url)
+            raise _Retryable(redact(f"webhook {hook.name} at {where} unreachable: {exc}")) from exc
         if status <= 202:
             return
-        message = f"{body or 'no body'} (status {status})"
+        message = redact(f"{body or 'no body'} (status {status})")
         if status in _RETRY_STATUSES:
             raise _Retryable(message)
         raise WebhookError(message)

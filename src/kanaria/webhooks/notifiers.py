@@ -12,7 +12,8 @@ The engine calls `alert(canary, severity, message, fields)` at Flagger's alert m
   `token` key becomes a Bearer header), else from `spec.address`; `proxy` is honoured.
 
 A chat service that is down must never hold up or break a release: every delivery is cut at a
-timeout, runs alongside the others, and its failure is logged, never raised.
+timeout, runs alongside the others, and its failure is logged, never raised. Alert texts and
+delivery failures go through `redact`: a chat room is no place for a URL's credentials.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 import aiohttp
 
 from kanaria.errors import ConfigError, KanariaError, TemporaryError
+from kanaria.redaction import redact
 from kanaria.spec.canary import Alert, Canary
 from kanaria.spec.objects import ALERT_PROVIDER, SECRET, Object, ObjectClient
 from kanaria.spec.templates import AlertProvider
@@ -153,6 +155,7 @@ class AlertNotifier:
         self, canary: Canary, severity: str, message: str, fields: dict[str, str]
     ) -> None:
         """Deliver to every destination that wants it; log (never raise) what fails."""
+        message = redact(message)
         destinations = await self.destinations(canary, severity)
         shown = alert_fields(canary, message, fields, self.cluster_name)
         await asyncio.gather(
@@ -233,11 +236,12 @@ class AlertNotifier:
             ) as response:
                 if response.status >= 300:
                     body = (await response.text(errors="replace"))[:_MAX_ERROR_BODY]
-                    raise TemporaryError(f"status {response.status}: {body.strip() or 'no body'}")
+                    reason = f"status {response.status}: {body.strip() or 'no body'}"
+                    raise TemporaryError(redact(reason))
         except TimeoutError as exc:
             raise TemporaryError(f"no answer within {self.timeout:g}s") from exc
         except (aiohttp.ClientError, ValueError) as exc:
-            raise TemporaryError(f"cannot reach the webhook: {exc}") from exc
+            raise TemporaryError(redact(f"cannot reach the webhook: {exc}")) from exc
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

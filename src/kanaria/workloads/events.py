@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 
 from kanaria.clock import Clock
 from kanaria.errors import NotFoundError
+from kanaria.redaction import redact
 from kanaria.spec.canary import Canary
 from kanaria.spec.objects import CANARY, EVENT, Object, ObjectClient
 
@@ -89,7 +90,11 @@ class ObjectEventRecorder:
         )
 
     async def record_on(self, involved: Object, event_type: str, message: str) -> None:
-        """Record an Event about any object (a Canary too broken to parse, for instance)."""
+        """Record an Event about any object (a Canary too broken to parse, for instance).
+
+        The message is redacted first: a webhook's failure names its URL, which may hold a
+        credential."""
+        message = redact(message)
         now = self.clock.now()
         identity = _identity(involved)
         group = (identity["namespace"], identity["name"], identity["uid"], event_type, REASON)

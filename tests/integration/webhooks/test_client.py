@@ -21,12 +21,14 @@ PAYLOAD = HookPayload("podinfo", "test", "Progressing", "abc", {"cmd": "hey"})
 class Receiver:
     def __init__(self) -> None:
         self.bodies: list[dict[str, object]] = []
+        self.authorizations: list[str] = []
         self.answers: list[int] = []
         self.hang = False
         self.released = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.Response:
         self.bodies.append(await request.json())
+        self.authorizations.append(request.headers.get("Authorization", ""))
         if self.hang:
             await self.released.wait()  # until the test is over
         status = self.answers.pop(0) if self.answers else 200
@@ -124,3 +126,30 @@ async def test_an_unreachable_webhook_is_named() -> None:
             await caller.call(hook("http://127.0.0.1:9/"), PAYLOAD)
     finally:
         await caller.close()
+
+
+async def test_a_failing_webhooks_credentials_are_not_in_its_error() -> None:
+    caller = HttpWebhookCaller()
+    url = "http://hooks:pw-in-url@127.0.0.1:9/?token=tok-in-query"
+    try:
+        with pytest.raises(WebhookError) as failed:
+            await caller.call(hook(url), PAYLOAD)
+    finally:
+        await caller.close()
+    message = str(failed.value)
+    assert "http://hooks:xxxxx@127.0.0.1:9/?token=xxxxx unreachable" in message
+    assert "pw-in-url" not in message
+    assert "tok-in-query" not in message
+
+
+async def test_url_credentials_reach_the_receiver_as_basic_auth(
+    receiver: tuple[Receiver, str],
+) -> None:
+    # How a Canary gives a token to kanaria's load tester: Flagger's webhook has no headers.
+    server, url = receiver
+    caller = HttpWebhookCaller()
+    try:
+        await caller.call(hook(url.replace("http://", "http://hooks:s3cret@")), PAYLOAD)
+    finally:
+        await caller.close()
+    assert server.authorizations == ["Basic aG9va3M6czNjcmV0"]  # base64 of hooks:s3cret

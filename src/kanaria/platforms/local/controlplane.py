@@ -67,6 +67,7 @@ from kanaria.platforms.local.prometheus import PrometheusProcess, ScrapeTarget
 from kanaria.platforms.local.releases import run_releases
 from kanaria.platforms.local.state import (
     PLATFORM_MARKER_VARIABLE,
+    PRIVATE_UMASK,
     ControlPlaneConfig,
     StateDir,
     acquire_lock,
@@ -80,6 +81,7 @@ from kanaria.platforms.local.state import (
     write_config,
 )
 from kanaria.platforms.local.store import SqliteObjects
+from kanaria.redaction import redact_logs
 from kanaria.spec.objects import (
     DESTINATION_RULE,
     GATEWAY,
@@ -346,10 +348,13 @@ class ControlPlane:
         self.started_at = time.monotonic()
         self._lock: IO[str] | None = None
         self._marker_before: str | None = None
+        self._umask_before: int | None = None
 
     async def start(self) -> Components:
         began = time.monotonic()
         self._lock = acquire_lock(self.state)
+        # The store, logs and records it writes (and its children's) hold secrets: 0600.
+        self._umask_before = os.umask(PRIVATE_UMASK)
         # Every process started from here on inherits the marker, so `local down` finds it.
         self._marker_before = os.environ.get(PLATFORM_MARKER_VARIABLE)
         os.environ.update(self.state.marker())
@@ -532,6 +537,9 @@ class ControlPlane:
 
     def _restore_marker(self) -> None:
         """An in-process control plane (tests, the demo) leaves the environment as it was."""
+        if self._umask_before is not None:
+            os.umask(self._umask_before)
+            self._umask_before = None
         if self._marker_before is None:
             os.environ.pop(PLATFORM_MARKER_VARIABLE, None)
         else:
@@ -639,6 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    redact_logs()
     if not args.time_scale > 0:
         print("error: --time-scale must be positive", file=sys.stderr)
         return 2

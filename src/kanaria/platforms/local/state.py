@@ -13,6 +13,11 @@ must say, even after a SIGKILL, what runs and how to reach it:
 * `logs/`, `envoy/`, `prometheus/`, `hosts/` — component logs and working folders.
 
 The default folder is `$KANARIA_STATE_DIR`, else `~/.local/state/kanaria`.
+
+Everything in it is private to the user: the store holds Secret values, replica records and
+logs hold environments, `token` opens the API. Folders are 0700 and files 0600 (`PRIVATE_UMASK`
+while the control plane runs, `write_atomically`, and `StateDir.create`, which also repairs a
+folder an older kanaria left readable).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import json
 import os
 import secrets
 import signal
+import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +43,9 @@ STATE_DIR_VARIABLE = "KANARIA_STATE_DIR"
 # replicas (and the commands a load tester runs) need not learn where the platform's secrets are.
 PLATFORM_MARKER_VARIABLE = "KANARIA_LOCAL_PLATFORM"
 _KILL_POLL_SECONDS = 0.02
+# Files and folders created under it are the user's alone (0600 and 0700).
+PRIVATE_UMASK = 0o077
+_OTHERS = 0o077
 
 
 def default_state_dir() -> Path:
@@ -109,8 +118,10 @@ class StateDir:
         return self.logs / "replicas" / namespace / f"{replica}.log"
 
     def create(self) -> None:
+        """Make the folders (0700), and take from group and others whatever they could reach."""
         for folder in (self.root, self.pids, self.logs, self.envoy, self.prometheus, self.hosts):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private(self.root)
 
     def marker(self) -> dict[str, str]:
         """The environment entry that tags a process as started by this platform."""
@@ -169,10 +180,29 @@ def read_token(state: StateDir) -> str:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never half of one."""
+    """Readers see the old file or the new one, never half of one; the file is 0600."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # a leftover temporary may have had another mode
+        handle.write(text)
     os.replace(temporary, path)
+
+
+def make_private(root: Path) -> None:
+    """Remove group and other permissions from `root` and everything under it."""
+    for folder, folders, files in os.walk(root):
+        for name in (*folders, *files):
+            _drop_others(Path(folder) / name)
+    _drop_others(root)
+
+
+def _drop_others(path: Path) -> None:
+    # A file may vanish meanwhile (a rotated log); a symlink's own mode means nothing.
+    with contextlib.suppress(FileNotFoundError):
+        mode = path.lstat().st_mode
+        if not stat.S_ISLNK(mode) and mode & _OTHERS:
+            path.chmod(stat.S_IMODE(mode) & ~_OTHERS)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -192,7 +222,8 @@ def acquire_lock(state: StateDir) -> IO[str]:
     Keep the returned file open for the life of the control plane.
     """
     state.create()
-    handle = state.lock.open("a+", encoding="utf-8")
+    descriptor = os.open(state.lock, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    handle = os.fdopen(descriptor, "a+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
