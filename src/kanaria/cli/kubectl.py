@@ -32,6 +32,7 @@ from kanaria.cli.describe import (
 )
 from kanaria.errors import ConfigError, ConflictError, KanariaError, NotFoundError
 from kanaria.platforms.local.state import StateDir
+from kanaria.spec.apiserver import dns1123_label
 from kanaria.spec.documents import read_files
 from kanaria.spec.objects import (
     ALERT_PROVIDER,
@@ -243,7 +244,7 @@ def read_manifests(paths: Sequence[str], namespace: str | None) -> list[Object]:
     if result.errors:
         count = len(result.errors)
         problems = "\n".join(str(problem) for problem in result.errors)
-        raise ConfigError(f"{problems}\n{count} error{'s' if count > 1 else ''}; nothing applied")
+        raise ConfigError(f"{count} error{'s' if count > 1 else ''}; nothing applied\n{problems}")
     manifests = [json.loads(json.dumps(doc.raw, default=str)) for doc in result.documents]
     if not manifests:
         raise ConfigError("no objects passed to apply")
@@ -251,10 +252,12 @@ def read_manifests(paths: Sequence[str], namespace: str | None) -> list[Object]:
 
 
 def _in_namespace(manifest: Object, namespace: str | None) -> Object:
-    """kubectl's -n: fills in a missing namespace, refuses a different one."""
+    """kubectl's -n: fills in a missing namespace, refuses a different one or a bad name."""
     metadata = manifest.setdefault("metadata", {})
     if namespace is None or manifest.get("kind") == "Namespace":
         return manifest
+    if reason := dns1123_label(namespace):
+        raise ConfigError(f"--namespace: {reason}")
     written = metadata.get("namespace")
     if written and written != namespace:
         raise ConfigError(

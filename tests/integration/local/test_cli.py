@@ -367,3 +367,23 @@ def test_foreground_stops_everything_on_a_signal(tmp_path: Path, stop_signal: in
             child.kill()
             child.wait()
         sweep(state)
+
+
+def test_a_request_too_large_for_the_control_plane_names_the_limit(
+    shared_platform: Platform, tmp_path: Path
+) -> None:
+    # Two files under the file limit whose objects together pass the API's request limit.
+    files = []
+    for index in range(2):
+        path = tmp_path / f"big-{index}.yaml"
+        data = {"blob": "x" * (9 * 1024 * 1024)}
+        path.write_text(yaml.safe_dump(
+            {"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": f"big-{index}", "namespace": "default"}, "data": data}
+        ))  # fmt: skip
+        files += ["-f", str(path)]
+    result = shared_platform.run("apply", *files)
+    assert result.code == 2
+    assert "too large for the control plane" in result.err
+    assert "limit 16777216 bytes" in result.err
+    assert "does not answer" not in result.err

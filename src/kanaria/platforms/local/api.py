@@ -59,6 +59,8 @@ StatusSource = Callable[[], Awaitable[dict[str, Any]]]
 LogSource = Callable[[str, str], list[tuple[str, Path]]]
 ReplicaSource = Callable[[], Sequence[Replica]]
 MAX_WATCH_SECONDS = 60.0
+# The largest request body the API reads (413 beyond it); the client refuses larger ones first.
+MAX_REQUEST_BYTES = 2**24
 MAX_LOG_BYTES = 4 * 1024 * 1024
 # Fields that others own once the object exists — the API server (a Service's VIP), an
 # autoscaler (a Deployment's replicas): a manifest that leaves them out keeps them, as
@@ -206,7 +208,9 @@ class ControlPlaneApi:
         self._runner: web.AppRunner | None = None
 
     def application(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors, self._authenticate], client_max_size=2**24)
+        app = web.Application(
+            middlewares=[self._errors, self._authenticate], client_max_size=MAX_REQUEST_BYTES
+        )
         app.add_routes(
             [
                 web.get("/healthz", self._healthz),

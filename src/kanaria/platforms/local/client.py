@@ -4,12 +4,14 @@ Because it is an `ObjectClient`, anything written against `spec.objects` — the
 the demo, integration tests — can use a running platform exactly as it uses the in-memory store.
 It finds the API through the state dir (`api.json` and the 0600 `token` file), turns HTTP
 answers back into kanaria's errors (404 → NotFoundError, 409 → ConflictError, 400 →
-ConfigError), and says plainly when no control plane answers.
+ConfigError, 413 → ConfigError naming the size limit), and says plainly when no control plane
+answers.
 """
 
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from kanaria.errors import ConfigError, ConflictError, NotFoundError, TemporaryError
+from kanaria.platforms.local.api import MAX_REQUEST_BYTES
 from kanaria.platforms.local.state import StateDir, read_api_url, read_token
 from kanaria.spec.objects import Kind, Object
 
@@ -148,12 +151,20 @@ class ApiClient:
     ) -> dict[str, Any]:
         session = self._open()
         limit = aiohttp.ClientTimeout(total=self._time_limit + extra_time)
+        data = _encoded(body)
         try:
             async with session.request(
-                method, self.url + path, params=query, json=body, timeout=limit
+                method,
+                self.url + path,
+                params=query,
+                data=data,
+                timeout=limit,
+                headers={"Content-Type": "application/json"} if data is not None else None,
             ) as response:
-                answer = await response.json(content_type=None)
                 status = response.status
+                if status == 413:
+                    raise _too_large(None)
+                answer = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise TemporaryError(
                 f"the control plane at {self.url} does not answer ({exc.__class__.__name__}: "
@@ -177,6 +188,24 @@ def _kind(kind: Kind) -> dict[str, str]:
 
 def _identity(kind: Kind, namespace: str, name: str) -> dict[str, str]:
     return _kind(kind) | {"namespace": namespace, "name": name}
+
+
+def _encoded(body: Object | None) -> bytes | None:
+    """The JSON body, refused here already when the control plane would refuse its size."""
+    if body is None:
+        return None
+    data = json.dumps(body, separators=(",", ":")).encode()
+    if len(data) > MAX_REQUEST_BYTES:
+        raise _too_large(len(data))
+    return data
+
+
+def _too_large(size: int | None) -> ConfigError:
+    found = f" ({size} bytes)" if size is not None else ""
+    return ConfigError(
+        f"the request is too large for the control plane{found}: limit {MAX_REQUEST_BYTES} bytes"
+        "; apply fewer or smaller objects at a time"
+    )
 
 
 def _error(status: int, answer: Any) -> Exception:
