@@ -28,12 +28,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from kanaria.clock import Clock
 from kanaria.errors import ConfigError, NotFoundError, TemporaryError
+from kanaria.platforms.local.guard import ObjectGuard
 from kanaria.platforms.local.processes import (
     ReplicaState,
     Supervisor,
@@ -444,6 +446,7 @@ class Autoscaler:
         self._ready_all_window: set[str] = set()
         self._generations: dict[tuple[str, str], int] = {}
         self._history: dict[tuple[str, str], ScaleHistory] = {}
+        self.guard = ObjectGuard(objects, self.clock, "autoscaler")
 
     async def run(self, stop: asyncio.Event, wake: ChangeWaiter | None = None) -> None:
         """Reconcile every `sync_period` (scaled); with `wake` (called with a timeout, returning
@@ -470,7 +473,7 @@ class Autoscaler:
         self._sample()
         for obj in autoscalers:
             try:
-                await self.reconcile(obj)
+                await self.guard.run(obj, partial(self.reconcile, obj), None)
             except NotFoundError:
                 continue
 

@@ -55,8 +55,16 @@ from kanaria.errors import ConfigError, KanariaError, TemporaryError
 from kanaria.platforms.local.api import ControlPlaneApi, Validator
 from kanaria.platforms.local.deployments import run_workloads
 from kanaria.platforms.local.envoy import EnvoyProcess
+from kanaria.platforms.local.guard import (
+    TRANSLATION_FAILURES,
+    ObjectGuard,
+    ObjectKey,
+    build_serving_the_rest,
+    object_key,
+)
 from kanaria.platforms.local.mesh import (
     Endpoint,
+    EnvoyResources,
     MeshSnapshot,
     Service,
     gateway_server_ports,
@@ -82,6 +90,7 @@ from kanaria.platforms.local.state import (
 )
 from kanaria.platforms.local.store import SqliteObjects
 from kanaria.redaction import redact_logs
+from kanaria.spec.apiserver import dns1123_label
 from kanaria.spec.objects import (
     DESTINATION_RULE,
     GATEWAY,
@@ -165,7 +174,9 @@ class MeshSync:
 
     Every change marks the mesh dirty; after `MESH_DEBOUNCE_SECONDS` of quiet one rebuild
     translates the whole snapshot and applies it, so a burst of writes (an apply of ten
-    objects, a rollout) costs one Envoy update. Invalid input keeps the last good config.
+    objects, a rollout) costs one Envoy update. An object that breaks the build is left out
+    and marked with a Warning Event (`guard.py`), so the others are still served; input that
+    fails as a whole keeps the last good config.
     """
 
     def __init__(self, components: Components, adopted_replicas: int = 0) -> None:
@@ -174,6 +185,7 @@ class MeshSync:
         self.dirty = asyncio.Event()
         self.last_error: str | None = None
         self.applied = 0
+        self.guard = ObjectGuard(components.objects, components.clock, "mesh")
 
     async def run(self) -> None:
         self.components.objects.changes.listen(MESH_KINDS, self.dirty.set)
@@ -203,15 +215,14 @@ class MeshSync:
 
     async def sync(self) -> None:
         objects = self.components.objects
-        services = await objects.list(SERVICE, None)
+        services = [s for s in await objects.list(SERVICE, None) if _valid_namespace(s)]
         namespaces = [name_of(ns) for ns in await objects.list(NAMESPACE, None)]
-        self.components.network.update_services(services, namespaces)
+        self.components.network.update_services(services, [n for n in namespaces if _dns(n)])
         try:
-            snapshot = await self.snapshot(services)
-            resources = translate(snapshot)
+            resources = await self._translate(services)
             if self.components.envoy is not None:
                 await self.components.envoy.apply(resources)
-        except KanariaError as exc:
+        except TRANSLATION_FAILURES as exc:
             self.last_error = str(exc)
             log.warning("mesh update not applied: %s", exc)
             return
@@ -219,13 +230,37 @@ class MeshSync:
         self.applied += 1
         self._update_scrape_targets()
 
+    async def _translate(self, services: Sequence[Object]) -> EnvoyResources:
+        """Envoy's configuration, built without (and marking) the objects that break it."""
+        candidates = [
+            obj
+            for kind in (VIRTUAL_SERVICE, DESTINATION_RULE, GATEWAY)
+            for obj in await self.components.objects.list(kind, None)
+        ]
+
+        async def build(excluded: frozenset[ObjectKey]) -> EnvoyResources:
+            return translate(await self.snapshot(services, excluded=excluded))
+
+        resources, left_out = await build_serving_the_rest(build, candidates)
+        for obj, reason in left_out:
+            await self.guard.mark(obj, f"left out of the mesh: {reason}")
+        return resources
+
     async def snapshot(
-        self, services: Sequence[Object], extra: Sequence[Object] = ()
+        self,
+        services: Sequence[Object],
+        extra: Sequence[Object] = (),
+        excluded: frozenset[ObjectKey] = frozenset(),
     ) -> MeshSnapshot:
-        """The mesh as stored, with `extra` objects in place of stored ones of the same name."""
+        """The mesh as stored, with `extra` objects in place of stored ones of the same name,
+        and without the `excluded` ones."""
         objects = self.components.objects
         stored = {
-            kind: _replaced(await objects.list(kind, None), extra, kind)
+            kind: [
+                obj
+                for obj in _replaced(await objects.list(kind, None), extra, kind)
+                if object_key(obj) not in excluded
+            ]
             for kind in (VIRTUAL_SERVICE, DESTINATION_RULE, GATEWAY)
         }
         ready = [r for r in self.components.replicas.replicas() if r.ready]
@@ -251,14 +286,23 @@ class MeshSync:
         services = await self.components.objects.list(SERVICE, None)
         try:
             translate(await self.snapshot(services, manifests))
-        except ConfigError as exc:
-            return [str(exc)]
+        except TRANSLATION_FAILURES as exc:
+            return [f"{exc}" if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"]
         return []
 
     def _update_scrape_targets(self) -> None:
         prometheus = self.components.prometheus
         if prometheus is not None:
             prometheus.update_targets(scrape_targets(self.components.replicas.replicas()))
+
+
+def _dns(namespace: str) -> bool:
+    return dns1123_label(namespace) is None
+
+
+def _valid_namespace(obj: Object) -> bool:
+    # Stored before validation refused such names: a hosts file cannot be named after it.
+    return _dns(namespace_of(obj))
 
 
 def _replaced(stored: list[Object], extra: Sequence[Object], kind: Kind) -> list[Object]:

@@ -29,6 +29,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -37,6 +38,7 @@ from kanaria.clock import ROLLOUT_DEADLINE_FLOOR_SECONDS, Clock
 from kanaria.errors import ConfigError, NotFoundError, TemporaryError
 from kanaria.platforms.local.autoscaler import Autoscaler, ChangeWaiter, UsageSource
 from kanaria.platforms.local.catalog import ImageCatalog, LaunchContext, ReplicaFactory
+from kanaria.platforms.local.guard import ObjectGuard
 from kanaria.platforms.local.network import Network, ReplicaTable
 from kanaria.platforms.local.probes import Checker, Prober
 from kanaria.platforms.local.processes import (
@@ -441,6 +443,7 @@ class DeploymentController:
         self._sequence = 0
         self._next_timer: datetime | None = None
         self._invalid: dict[tuple[str, str], int] = {}
+        self.guard = ObjectGuard(objects, supervisor.clock, "workloads")
 
     async def reconcile_all(self) -> bool:
         """One pass over every Deployment; stops the replicas of deleted ones. True if it
@@ -454,7 +457,7 @@ class DeploymentController:
             key = (str(metadata.get("namespace") or "default"), str(metadata.get("name")))
             present.add(key)
             try:
-                changed |= await self.reconcile(obj)
+                changed |= await self.guard.run(obj, partial(self.reconcile, obj), False)
             except TemporaryError as exc:
                 log.info("deployment %s/%s: %s; retrying", *key, exc)
         return self._stop_orphans(present) or changed

@@ -36,6 +36,7 @@ MESH_GATEWAY = "mesh"
 # Istio configures "unlimited" circuit breakers; Envoy's own defaults (1024) would cap load tests.
 _UNLIMITED = 4294967295
 _MAX_WEIGHT = 4294967295
+_MAX_PORT = 65535
 # Istio's default retry policy, applied when a route does not say otherwise.
 _DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 _DEFAULT_RETRY_ATTEMPTS = 2
@@ -222,7 +223,11 @@ def gateway_server_ports(gateways: Iterable[Manifest]) -> set[int]:
         where = _Where.of("Gateway", gateway)
         for index, server in enumerate(_list(gateway, ("spec", "servers"), where)):
             port = _dict(server.get("port"), where, f"spec.servers[{index}].port")
-            ports.add(_int(port.get("number"), where, f"spec.servers[{index}].port.number"))
+            path = f"spec.servers[{index}].port.number"
+            number = _int(port.get("number"), where, path, minimum=1)
+            if number > _MAX_PORT:
+                raise where.error(path, f"{number} is not a port number (1-{_MAX_PORT})")
+            ports.add(number)
     return ports
 
 
