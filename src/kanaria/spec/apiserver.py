@@ -38,6 +38,10 @@ _QUANTITY = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[e
 # a DNS-1123 subdomain.
 _LABEL_NAMED = {"Namespace": "dns1123", "Service": "dns1035"}
 _ISTIO_GROUP = "networking.istio.io/"
+# Istio's protocol names (matched without regard to case, as Istio matches them).
+ISTIO_PROTOCOLS = frozenset(
+    {"HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "MYSQL", "REDIS", "TCP", "TLS", "UDP"}
+)
 
 
 def rule_problems(document: Mapping[str, Any]) -> list[tuple[Path, str]]:
@@ -173,9 +177,9 @@ def _annotations(annotations: Any) -> Found:
 def _pod_template(template: Any, path: Path) -> Found:
     if not isinstance(template, dict):
         return
-    yield from _labels(
-        (template.get("metadata") or {}).get("labels"), (*path, "metadata", "labels")
-    )
+    metadata = template.get("metadata")
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    yield from _labels(labels, (*path, "metadata", "labels"))
     spec = template.get("spec")
     if not isinstance(spec, dict):
         return
@@ -292,6 +296,12 @@ def _istio_ports(value: Any, path: Path) -> Found:
                 yield (*path, "port", "number"), f"found {number!r}, expected a port number"
             elif reason := port_number(number):
                 yield (*path, "port", "number"), reason
+        if isinstance(port, dict) and "protocol" in port and not _istio_protocol(port["protocol"]):
+            known = ", ".join(sorted(ISTIO_PROTOCOLS))
+            yield (
+                (*path, "port", "protocol"),
+                f"found {port['protocol']!r}, expected one of {known}",
+            )
         for key, item in value.items():
             yield from _istio_ports(item, (*path, str(key)))
     elif isinstance(value, list):
@@ -302,6 +312,10 @@ def _istio_ports(value: Any, path: Path) -> Found:
 def _field(spec: Mapping[str, Any], part: str, name: str) -> Any:
     section = spec.get(part)
     return section.get(name) if isinstance(section, dict) else None
+
+
+def _istio_protocol(value: Any) -> bool:
+    return isinstance(value, str) and value.upper() in ISTIO_PROTOCOLS
 
 
 def _list(value: Any) -> list[Any]:

@@ -90,7 +90,8 @@ class DeploymentSpec(Model):
 
     @model_validator(mode="after")
     def _selector_matches_template(self) -> DeploymentSpec:
-        labels = self.template.metadata.get("labels") or {}
+        labels = self.template.metadata.get("labels")
+        labels = labels if isinstance(labels, dict) else {}
         missing = {
             key: value
             for key, value in self.selector.match_labels.items()
@@ -188,8 +189,14 @@ class Namespace(Resource):
     kind: Literal["Namespace"] = "Namespace"
 
 
+class GatewayPort(Model):
+    number: int = Field(ge=1, le=65535)
+    name: str | None = None
+    protocol: str | None = None
+
+
 class GatewayServer(Model):
-    port: dict[str, Any]
+    port: GatewayPort
     hosts: list[str] = Field(default_factory=list)
 
 
