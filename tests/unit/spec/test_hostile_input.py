@@ -22,9 +22,10 @@ def _deployment(**container_fields: object) -> dict[str, object]:
 
 
 def _validate(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, float]:
-    started = time.monotonic()
+    # CPU time, not wall time: the bound is on the work done, whatever else the machine runs.
+    started = time.process_time()
     code = main(["validate", "-f", str(path)])
-    elapsed = time.monotonic() - started
+    elapsed = time.process_time() - started
     out = capsys.readouterr()
     assert "Traceback" not in out.err + out.out
     return code, out.err, elapsed
