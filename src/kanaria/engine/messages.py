@@ -166,3 +166,15 @@ def retrying(key: str) -> str:
 
 def judge_passed(key: str, explanation: str) -> str:
     return f"Sequential judge passed {key}, promoting early: {explanation}"
+
+
+def ab_testing_unsupported(provider: str) -> str:
+    return f"A/B testing is not supported when using the {provider} provider"
+
+
+def progressive_traffic_unsupported(provider: str) -> str:
+    return f"Progressive traffic is not supported when using the {provider} provider"
+
+
+def setting_iterations(iterations: int) -> str:
+    return f"Setting canaryAnalysis.iterations: {iterations}"

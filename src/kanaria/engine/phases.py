@@ -143,6 +143,9 @@ async def run_post_rollout(release: Release) -> None:
 async def shift_traffic_to_primary(release: Release, primary_weight: int) -> None:
     """Promoting: the new primary is ready; move traffic back to it, in one step or several."""
     await release.world.target.reconcile_primary_scaler(release.canary, initial=False)
+    if not release.shifts_traffic:  # users follow the primary's pods: nothing to route
+        await release.set_status(Phase.FINALISING)
+        return
     step = release.spec.analysis.step_weight_promotion or 0
     if step == 0 or primary_weight + step >= 100:
         if step == 0:

@@ -15,6 +15,8 @@ from typing import Any
 
 from kanaria.engine.ports import EventType, HookPayload, Routes, Severity, World
 from kanaria.errors import KanariaError
+from kanaria.routing.affinity import cookie_fields
+from kanaria.routing.base import shifts_traffic
 from kanaria.spec.canary import Canary, CanarySpec, CanaryStatus, HookType, Phase, Webhook
 
 log = logging.getLogger(__name__)
@@ -143,9 +145,23 @@ class Release:
 
     # traffic
 
+    @property
+    def shifts_traffic(self) -> bool:
+        """False for a router with Services only (provider `kubernetes`)."""
+        return shifts_traffic(self.world.router)
+
     async def set_routes(self, primary: int, canary: int, mirrored: bool = False) -> None:
+        """Route traffic; a router with session affinity draws or retires the release's
+        cookie meanwhile (in the status it was given), saved here with the step."""
         routes = Routes(primary, canary, mirrored)
+        cookies = cookie_fields(self.status)
         await self.world.router.set_routes(self.canary, routes)
+        after = cookie_fields(self.status)
+        moved: dict[str, Any] = {
+            name: value for name, value in after.items() if value != cookies[name]
+        }
+        if moved:
+            await self.set_status(**moved)
         if self.world.recorder:
             self.world.recorder.canary_weights(self.canary, routes)
 

@@ -4,7 +4,9 @@
 - blue/green: `iterations` analysed intervals with the canary unexposed (or mirrored), one more
   at 100 % canary, then promote;
 - A/B testing: `iterations` intervals with the requests that match `analysis.match` on the
-  canary, then promote.
+  canary, then promote;
+- with a router that cannot split traffic (provider `kubernetes`): blue/green, whatever the
+  Canary says, without routing steps.
 Each is called once per tick and makes at most one move.
 """
 
@@ -32,6 +34,9 @@ def next_step_weight(analysis: Analysis, canary_weight: int) -> int:
 
 
 async def advance(release: Release, routes: Routes) -> None:
+    if not release.shifts_traffic:
+        await advance_services_only(release)
+        return
     strategy = release.spec.analysis.strategy
     if strategy is Strategy.AB_TESTING:
         await advance_ab_testing(release)
@@ -83,6 +88,33 @@ async def advance_blue_green(release: Release, routes: Routes) -> None:
         await release.event(messages.routing_all_to_canary(routes.mirrored))
         await release.set_routes(0, 100)
         await release.set_status(iterations=done + 1, canary_weight=100)
+    else:
+        await promote(release)
+
+
+SERVICES_ONLY_ITERATIONS = 10
+"""Flagger's iterations for a Canary with traffic weights on plain Services."""
+
+
+async def advance_services_only(release: Release) -> None:
+    """Blue/green without a mesh (provider `kubernetes`), as Flagger runs it: the canary is
+    tested through its own Service and users move with the promotion; a Canary written for
+    weights or A/B testing is warned about on every step and run with 10 iterations."""
+    analysis = release.spec.analysis
+    if analysis.match:
+        await release.warn(messages.ab_testing_unsupported("kubernetes"))
+    total = analysis.iterations or 0
+    if total < 1:
+        await release.warn(messages.progressive_traffic_unsupported("kubernetes"))
+        await release.warn(messages.setting_iterations(SERVICES_ONLY_ITERATIONS))
+        total = SERVICES_ONLY_ITERATIONS
+    done = release.status.iterations
+    if done < total:
+        await release.set_status(iterations=done + 1)
+        await release.event(messages.advance_iteration(release.key, done + 1, total))
+    elif done == total:
+        if await _promotion_confirmed(release):
+            await release.set_status(iterations=done + 1)
     else:
         await promote(release)
 

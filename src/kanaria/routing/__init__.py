@@ -12,14 +12,27 @@ from kanaria.routing.apisix import ApisixRouter
 from kanaria.routing.appmesh import AppMeshRouter
 from kanaria.routing.appmesh_v1beta1 import AppMeshV1beta1Router
 from kanaria.routing.base import Router, Routes
+from kanaria.routing.contour import ContourRouter
+from kanaria.routing.gatewayapi import gateway_api_v1, gateway_api_v1beta1
 from kanaria.routing.gloo import GlooRouter
 from kanaria.routing.istio import IstioRouter
 from kanaria.routing.knative import KnativeRouter
+from kanaria.routing.kubernetes import KubernetesRouter
 from kanaria.routing.kuma import KumaRouter
+from kanaria.routing.nginx import NginxRouter
+from kanaria.routing.skipper import SkipperRouter
+from kanaria.routing.traefik import TraefikRouter
 from kanaria.spec.objects import ObjectClient
 
 ROUTERS: dict[str, Callable[[ObjectClient], Router]] = {
     "istio": IstioRouter,
+    "kubernetes": KubernetesRouter,
+    "gatewayapi:v1": gateway_api_v1,
+    "gatewayapi:v1beta1": gateway_api_v1beta1,
+    "nginx": NginxRouter,
+    "contour": ContourRouter,
+    "traefik": TraefikRouter,
+    "skipper": SkipperRouter,
     "linkerd": smi.linkerd,
     "osm": smi.osm,
     "smi:v1alpha1": smi.v1alpha1,

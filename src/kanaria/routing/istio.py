@@ -9,10 +9,12 @@ on deletion (`revertOnDeletion`).
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 from kanaria.errors import ConfigError, NotFoundError
+from kanaria.routing import affinity
 from kanaria.routing.base import Routes
 from kanaria.routing.kubernetes import ServiceRouter
 from kanaria.spec.canary import Canary
@@ -37,6 +39,7 @@ class IstioRouter:
 
     async def set_routes(self, canary: Canary, routes: Routes) -> None:
         current = await self._virtual_service(canary)
+        affinity.advance_cookies(canary, routes.canary_weight)
         spec = {**current["spec"], "http": http_routes(canary, routes)}
         await self.objects.patch(
             VIRTUAL_SERVICE,
@@ -50,6 +53,7 @@ class IstioRouter:
         return routes_of(canary, virtual_service)
 
     async def finalize(self, canary: Canary) -> None:
+        await self.services.finalize(canary)
         virtual_service = await self.objects.get(
             VIRTUAL_SERVICE, canary.namespace, canary.spec.service_name
         )
@@ -131,25 +135,74 @@ def http_routes(canary: Canary, routes: Routes) -> list[dict[str, Any]]:
     """The HTTP routes for the given weights, per strategy (weights, A/B, affinity, mirror)."""
     analysis = canary.spec.analysis
     weighted = _route(canary, routes.primary_weight, routes.canary_weight)
+    rules = [weighted]
+    if analysis.session_affinity is not None:
+        rules = _session_rules(canary, routes.canary_weight, weighted)
     if routes.mirrored:
-        weighted["mirror"] = {"host": canary.spec.service_name + CANARY_SUFFIX}
+        rules[0]["mirror"] = {"host": canary.spec.service_name + CANARY_SUFFIX}
         if analysis.mirror_weight:
-            weighted["mirrorPercentage"] = {"value": analysis.mirror_weight}
+            rules[0]["mirrorPercentage"] = {"value": analysis.mirror_weight}
     if analysis.match and analysis.iterations:
         matched = {**weighted, "match": _merge_matches(canary.spec.service.match, analysis.match)}
         return [matched, _route(canary, 100, 0)]
-    affinity = analysis.session_affinity
-    if affinity is not None and 0 < routes.canary_weight < 100:
-        sticky = _route(canary, 0, 100)
-        sticky["match"] = [{"headers": {"Cookie": {"regex": f".*{affinity.cookie_name}.*"}}}]
-        canary_destination = weighted["route"][1]
-        canary_destination["headers"] = {
-            "response": {
-                "add": {"Set-Cookie": f"{affinity.cookie_name}=1; Max-Age={affinity.max_age}"}
-            }
-        }
-        return [sticky, weighted]
-    return [weighted]
+    return rules
+
+
+def _session_rules(
+    canary: Canary, canary_weight: int, weighted: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Sticky-cookie rules ahead of the weighted one, from the cookies in the Canary's status
+    (reference §4.5): while the canary has weight, its cookie holders go to it (and those of
+    the primary cookie to the primary); afterwards, holders of the last cookie get it expired."""
+    status = canary.status
+    if canary_weight == 0:
+        return [_expiry_rule(canary, weighted, status.previous_session_affinity_cookie), weighted]
+    cookie = status.session_affinity_cookie
+    if not cookie:  # never a rule that matches any cookie
+        return [weighted]
+    sticky = canary.spec.analysis.session_affinity
+    assert sticky is not None
+    primary_destination, canary_destination = weighted["route"]
+    canary_destination["headers"] = _set_cookie(
+        affinity.set_cookie(sticky, cookie, sticky.effective_max_age)
+    )
+    rules = [_cookie_rule(canary, weighted, cookie, 0, 100)]
+    primary_cookie = status.primary_session_affinity_cookie
+    if sticky.primary_cookie_name and primary_cookie:
+        max_age = affinity.primary_cookie_max_age(canary)
+        primary_destination["headers"] = _set_cookie(
+            affinity.set_cookie(sticky, primary_cookie, max_age)
+        )
+        rules.append(_cookie_rule(canary, weighted, primary_cookie, 100, 0))
+    return [*rules, weighted]
+
+
+def _cookie_rule(
+    canary: Canary, weighted: dict[str, Any], cookie: str, primary_weight: int, canary_weight: int
+) -> dict[str, Any]:
+    rule = copy.deepcopy(weighted)
+    rule["match"] = _cookie_match(canary, cookie)
+    rule["route"] = _route(canary, primary_weight, canary_weight)["route"]
+    return rule
+
+
+def _expiry_rule(canary: Canary, weighted: dict[str, Any], previous: str | None) -> dict[str, Any]:
+    rule = copy.deepcopy(weighted)
+    if previous:
+        rule["match"] = _cookie_match(canary, previous)
+        headers = rule.setdefault("headers", {})
+        response = headers.setdefault("response", {})
+        response.setdefault("add", {})[affinity.SET_COOKIE_HEADER] = affinity.expired(previous)
+    return rule
+
+
+def _cookie_match(canary: Canary, cookie: str) -> list[dict[str, Any]]:
+    match = {"headers": {affinity.COOKIE_HEADER: {"regex": affinity.cookie_regex(cookie)}}}
+    return _merge_matches(canary.spec.service.match, [match])
+
+
+def _set_cookie(value: str) -> dict[str, Any]:
+    return {"response": {"add": {affinity.SET_COOKIE_HEADER: value}}}
 
 
 def _route(canary: Canary, primary_weight: int, canary_weight: int) -> dict[str, Any]:
@@ -185,9 +238,13 @@ def _merge_matches(
 
 
 def routes_of(canary: Canary, virtual_service: Object, strict: bool = True) -> Routes:
-    """The weights in force: the first route that sends to both primary and canary."""
+    """The weights in force: the first route that sends to both primary and canary (with
+    session affinity, the one that sets the cookie)."""
     apex = canary.spec.service_name
-    for http in (virtual_service.get("spec") or {}).get("http") or []:
+    rules = (virtual_service.get("spec") or {}).get("http") or []
+    if canary.spec.analysis.session_affinity is not None:
+        rules = [rule for rule in rules if _sets_cookie(rule)] or rules
+    for http in rules:
         weights = {
             d["destination"]["host"]: int(d.get("weight") or 0) for d in http.get("route") or []
         }
@@ -195,11 +252,7 @@ def routes_of(canary: Canary, virtual_service: Object, strict: bool = True) -> R
             weights.get(apex + PRIMARY_SUFFIX),
             weights.get(apex + CANARY_SUFFIX),
         )
-        if (
-            primary is None
-            or canary_weight is None
-            or ("match" in http and canary.spec.analysis.session_affinity)
-        ):
+        if primary is None or canary_weight is None:
             continue
         if primary + canary_weight > 0:
             return Routes(primary, canary_weight, "mirror" in http)
@@ -209,6 +262,10 @@ def routes_of(canary: Canary, virtual_service: Object, strict: bool = True) -> R
             f"{apex}-primary and {apex}-canary"
         )
     return Routes(100, 0)
+
+
+def _sets_cookie(rule: dict[str, Any]) -> bool:
+    return any(destination.get("headers") for destination in rule.get("route") or [])
 
 
 def _without_weights(spec: dict[str, Any]) -> Any:

@@ -88,6 +88,26 @@ def _is_knative(target_ref: Any) -> bool:
     )
 
 
+class LocalObjectReference(Model):
+    """A reference to an object beside the Canary (`spec.ingressRef`, `spec.routeRef`); only
+    the name is used, the kind is implied by the provider."""
+
+    api_version: str | None = None
+    kind: str | None = None
+    name: str
+
+
+class ParentReference(Model):
+    """A Gateway API parent (`spec.service.gatewayRefs[]`): the Gateway an HTTPRoute attaches to."""
+
+    group: str | None = None
+    kind: str | None = None
+    namespace: str | None = None
+    name: str
+    section_name: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+
 class ScalerReplicas(Model):
     min_replicas: int | None = Field(default=None, ge=1)
     max_replicas: int | None = Field(default=None, ge=1)
@@ -122,7 +142,7 @@ class CanaryService(Model):
     timeout: str | None = None
     backend_timeout: str | None = None
     gateways: list[str] = Field(default_factory=list)
-    gateway_refs: list[dict[str, Any]] = Field(default_factory=list)
+    gateway_refs: list[ParentReference] = Field(default_factory=list)
     hosts: list[str] = Field(default_factory=list)
     delegation: bool = False
     traffic_policy: dict[str, Any] | None = None
@@ -225,12 +245,17 @@ class Alert(Model):
     provider_ref: ProviderRef
 
 
+DEFAULT_COOKIE_MAX_AGE_SECONDS = 86400
+
+
 class SessionAffinity(Model):
+    """Sticky canary sessions: a cookie per release sends its holders back to the canary."""
+
     cookie_name: str
     primary_cookie_name: str | None = None
     domain: str | None = None
     http_only: bool = False
-    max_age: int = 86400
+    max_age: int = 0
     partitioned: bool = False
     path: str | None = None
     same_site: str | None = None
@@ -243,6 +268,11 @@ class SessionAffinity(Model):
                 "cookie_names", "cookieName and primaryCookieName must differ", {}
             )
         return self
+
+    @property
+    def effective_max_age(self) -> int:
+        """Seconds the canary cookie lives: `maxAge`, or a day when unset (0), as in Flagger."""
+        return self.max_age or DEFAULT_COOKIE_MAX_AGE_SECONDS
 
 
 class ToleranceSpec(Model):
@@ -373,7 +403,7 @@ class CanarySpec(Model):
     metrics_server: str | None = None
     target_ref: TargetRef
     autoscaler_ref: AutoscalerRef | None = None
-    ingress_ref: TargetRef | None = None
+    ingress_ref: LocalObjectReference | None = None
     route_ref: RouteRef | None = None
     upstream_ref: UpstreamRef | None = None
     service: CanaryService

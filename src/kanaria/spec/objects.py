@@ -64,6 +64,11 @@ APPMESH_VIRTUAL_ROUTER = Kind("appmesh.k8s.aws/v1beta2", "VirtualRouter")
 APPMESH_VIRTUAL_SERVICE = Kind("appmesh.k8s.aws/v1beta2", "VirtualService")
 APPMESH_V1BETA1_VIRTUAL_NODE = Kind("appmesh.k8s.aws/v1beta1", "VirtualNode")
 APPMESH_V1BETA1_VIRTUAL_SERVICE = Kind("appmesh.k8s.aws/v1beta1", "VirtualService")
+INGRESS = Kind("networking.k8s.io/v1", "Ingress")
+HTTP_ROUTE = Kind("gateway.networking.k8s.io/v1", "HTTPRoute")
+HTTP_ROUTE_V1BETA1 = Kind("gateway.networking.k8s.io/v1beta1", "HTTPRoute")
+HTTP_PROXY = Kind("projectcontour.io/v1", "HTTPProxy")
+TRAEFIK_SERVICE = Kind("traefik.io/v1alpha1", "TraefikService")
 
 
 def kind_of(obj: Object) -> Kind:
