@@ -28,6 +28,7 @@ from kanaria.providers import (
     NoValuesError,
     ProviderSettings,
     TemplateModel,
+    builtin_model,
     builtin_query,
     count_queries,
     provider_for,
@@ -69,7 +70,11 @@ class PrometheusObserver:
             template = await self._template(canary, metric)
             provider = await self._template_provider(canary, metric, template)
             return await provider.query(render_query(template.spec.query, model))
-        query = metric.query or builtin_query(self._mesh(canary), metric.name)
+        if metric.query:
+            query = metric.query
+        else:
+            query = builtin_query(self._mesh(canary), metric.name)
+            model = builtin_model(self._mesh(canary), model)
         return await self._default_provider(canary).query(render_query(query, model))
 
     async def check_available(self, canary: Canary) -> None:
@@ -86,7 +91,7 @@ class PrometheusObserver:
                 await _must_be_online(provider, what)
 
     async def counts(self, canary: Canary, latency_threshold: float) -> tuple[Counts, Counts]:
-        model = await self._model(canary, None)
+        model = builtin_model(self._mesh(canary), await self._model(canary, None))
         provider = self._default_provider(canary)
         found = []
         for workload in ("primary", "canary"):

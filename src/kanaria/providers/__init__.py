@@ -28,7 +28,7 @@ from kanaria.providers.prometheus import (
     credentials_from_env,
     credentials_from_secret,
 )
-from kanaria.providers.queries import builtin_query, count_queries, dialect_for
+from kanaria.providers.queries import builtin_model, builtin_query, count_queries, dialect_for
 from kanaria.providers.registry import PROVIDERS, provider_for
 from kanaria.providers.render import TemplateModel, render_query
 from kanaria.spec.duration import format_duration
@@ -48,6 +48,7 @@ __all__ = [
     "ProviderUnavailableError",
     "QueryError",
     "TemplateModel",
+    "builtin_model",
     "builtin_query",
     "count_queries",
     "credentials_from_directory",

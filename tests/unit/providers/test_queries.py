@@ -10,6 +10,7 @@ from kanaria.errors import ConfigError
 from kanaria.providers.queries import (
     BUILTIN_METRICS,
     MESHES,
+    builtin_model,
     builtin_query,
     count_queries,
     dialect_for,
@@ -60,10 +61,75 @@ def test_flagger_provider_names_and_versions(mesh: str, same_as: str) -> None:
     assert dialect_for(mesh) is dialect_for(same_as)
 
 
-@pytest.mark.parametrize("mesh", ["traefik", "istio:v1", "", "Istio"])
+@pytest.mark.parametrize("mesh", ["no-such-mesh", "istio:v1", "", "Istio"])
 def test_an_unknown_mesh_lists_the_known_ones(mesh: str) -> None:
     with pytest.raises(ConfigError, match=r"known: istio, envoy, appmesh, linkerd, nginx"):
         builtin_query(mesh, "request-success-rate")
+
+
+TRAEFIK_MODEL = TemplateModel(name="podinfo", namespace="default", target="podinfo", interval=60)
+# Flagger's observer test model for Skipper: names with non-word characters
+SKIPPER_MODEL = TemplateModel(
+    name="podinfo",
+    namespace="skipper",
+    target="podinfo",
+    service="backend",
+    ingress="skipper-ingress",
+    interval=60,
+)
+SKIPPER_ROUTE = "kube(ew)?_skipper__skipper_ingress_canary__.*__backend_canary(_[0-9]+)?"
+
+
+@pytest.mark.parametrize(
+    ("mesh", "model", "metric", "expected"),
+    [
+        (
+            "traefik",
+            TRAEFIK_MODEL,
+            "request-success-rate",
+            "sum( rate( traefik_service_request_duration_seconds_bucket{ "
+            'service=~"default-podinfo-canary-[0-9a-zA-Z-]+@kubernetescrd", code!~"5..", '
+            'le="+Inf" }[1m] ) ) / sum( rate( traefik_service_request_duration_seconds_bucket{ '
+            'service=~"default-podinfo-canary-[0-9a-zA-Z-]+@kubernetescrd", le="+Inf" }[1m] ) ) '
+            "* 100",
+        ),
+        (
+            "traefik",
+            TRAEFIK_MODEL,
+            "request-duration",
+            "histogram_quantile( 0.99, sum( rate( traefik_service_request_duration_seconds_bucket{ "
+            'service=~"default-podinfo-canary-[0-9a-zA-Z-]+@kubernetescrd" }[1m] ) ) by (le) ) '
+            "* 1000",
+        ),
+        (
+            "skipper",
+            SKIPPER_MODEL,
+            "request-success-rate",
+            f'sum(rate(skipper_response_duration_seconds_bucket{{route=~"{SKIPPER_ROUTE}",'
+            'code!~"5..",le="+Inf"}[1m])) / sum(rate(skipper_response_duration_seconds_bucket'
+            f'{{route=~"{SKIPPER_ROUTE}",le="+Inf"}}[1m])) * 100',
+        ),
+        (
+            "skipper",
+            SKIPPER_MODEL,
+            "request-duration",
+            f'sum(rate(skipper_serve_route_duration_seconds_sum{{route=~"{SKIPPER_ROUTE}"}}[1m])) '
+            "/ sum(rate(skipper_serve_route_duration_seconds_count"
+            f'{{route=~"{SKIPPER_ROUTE}"}}[1m])) * 1000',
+        ),
+    ],
+)
+def test_traefik_and_skipper_builtins_are_flaggers_queries(
+    mesh: str, model: TemplateModel, metric: str, expected: str
+) -> None:
+    """The strings Flagger's observer tests expect, whitespace collapsed."""
+    query = builtin_query(mesh, metric)
+    assert render_query(query, builtin_model(mesh, model)) == expected
+
+
+def test_only_skipper_respells_names() -> None:
+    assert builtin_model("skipper", SKIPPER_MODEL).ingress == "skipper_ingress"
+    assert builtin_model("nginx", SKIPPER_MODEL) is SKIPPER_MODEL
 
 
 def test_an_unknown_builtin_metric_is_named() -> None:

@@ -75,6 +75,12 @@ RESOURCES: dict[tuple[str, str], Resource] = {
     # the keptn metrics provider (providers/keptn.py) reads KeptnMetrics and runs Analyses
     ("metrics.keptn.sh", "KeptnMetric"): Resource("keptnmetrics"),
     ("metrics.keptn.sh", "Analysis"): Resource("analyses"),
+    # the ingress and Gateway API routers' objects (routing/nginx.py, skipper.py,
+    # gatewayapi.py, contour.py, traefik.py)
+    ("networking.k8s.io", "Ingress"): Resource("ingresses"),
+    ("gateway.networking.k8s.io", "HTTPRoute"): Resource("httproutes"),
+    ("projectcontour.io", "HTTPProxy"): Resource("httpproxies"),
+    ("traefik.io", "TraefikService"): Resource("traefikservices"),
     ("kopf.dev", "KopfPeering"): Resource("kopfpeerings"),
     ("kopf.dev", "ClusterKopfPeering"): Resource("clusterkopfpeerings", namespaced=False),
 }

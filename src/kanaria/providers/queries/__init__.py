@@ -27,6 +27,8 @@ from kanaria.providers.queries import (
     linkerd,
     nginx,
     osm,
+    skipper,
+    traefik,
 )
 from kanaria.providers.queries.dialect import (
     ISTIO_DURATION_BUCKETS_MS,
@@ -34,6 +36,7 @@ from kanaria.providers.queries.dialect import (
     MeshDialect,
     Workload,
 )
+from kanaria.providers.render import TemplateModel
 
 __all__ = [
     "BUILTIN_METRICS",
@@ -42,6 +45,7 @@ __all__ = [
     "CountQueries",
     "MeshDialect",
     "Workload",
+    "builtin_model",
     "builtin_query",
     "count_queries",
     "dialect_for",
@@ -63,6 +67,8 @@ MESHES: Final[Mapping[str, MeshDialect]] = MappingProxyType(
         "apisix": apisix.DIALECT,
         "knative": knative.DIALECT,
         "smi": istio.DIALECT,
+        "skipper": skipper.DIALECT,
+        "traefik": traefik.DIALECT,
     }
 )
 """Mesh provider name → dialect. `appmesh` is Flagger's name for the Envoy dialect; Flagger's
@@ -95,6 +101,11 @@ def builtin_query(mesh: str, metric_name: str) -> str:
             "(others need a query or a templateRef)"
         )
     return query
+
+
+def builtin_model(mesh: str, model: TemplateModel) -> TemplateModel:
+    """The names to fill into the mesh's builtin and count queries (Skipper respells them)."""
+    return dialect_for(mesh).model_for(model)
 
 
 def count_queries(

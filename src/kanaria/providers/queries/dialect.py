@@ -26,11 +26,14 @@ All templates still hold `{{ namespace }}` and the like, for `render_query`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from kanaria import errors
+from kanaria.providers.render import TemplateModel
 
 Workload = Literal["canary", "primary"]
 
@@ -68,6 +71,22 @@ class MeshDialect:
     """Histogram base name; `_bucket` and `_count` are appended."""
     latency_unit_ms: float = 1.0
     """Milliseconds per unit of the histogram's `le` (1000 for a histogram in seconds)."""
+    word_names: bool = False
+    """The mesh writes names with every non-word character as `_` (Skipper's route names):
+    the names filled into its queries must be spelled the same way (`model_for`)."""
+
+    def model_for(self, model: TemplateModel) -> TemplateModel:
+        """The names to fill into this mesh's builtin and count queries."""
+        if not self.word_names:
+            return model
+        return dataclasses.replace(
+            model,
+            name=_word(model.name),
+            namespace=_word(model.namespace),
+            target=_word(model.target),
+            service=_word(model.service or model.target),
+            ingress=_word(model.ingress or model.target),
+        )
 
     def builtin(self, metric_name: str) -> str | None:
         """The builtin query named as in a Canary's `analysis.metrics[].name`, if any."""
@@ -98,6 +117,13 @@ class MeshDialect:
             failed=f"{failed} or {requests} * 0",
             slow=f"{observed} - {within}",
         )
+
+
+_NON_WORD = re.compile(r"\W", re.ASCII)  # as Go's \W
+
+
+def _word(name: str) -> str:
+    return _NON_WORD.sub("_", name)
 
 
 def _windowed(series: str) -> str:
