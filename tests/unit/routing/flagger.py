@@ -209,3 +209,21 @@ def _header_matches(header: dict[str, Any], cookie: str | None) -> bool:
     assert header["name"] == "Cookie"
     assert header["type"] == "RegularExpression"
     return cookie is not None and re.fullmatch(header["value"], cookie) is not None
+
+
+def istio_rule_for(http: list[dict[str, Any]], cookie: str | None) -> dict[str, Any]:
+    """The first VirtualService HTTP rule a request with `Cookie: <cookie>` (or none) matches;
+    a rule without `match` takes every request, as in Istio."""
+    for rule in http:
+        for match in rule.get("match") or [{}]:
+            conditions = (match.get("headers") or {}).items()
+            if all(
+                _istio_header_matches(name, condition, cookie) for name, condition in conditions
+            ):
+                return rule
+    raise AssertionError(f"no rule matches Cookie: {cookie}")
+
+
+def _istio_header_matches(name: str, condition: dict[str, Any], cookie: str | None) -> bool:
+    assert name == "Cookie"
+    return cookie is not None and re.fullmatch(condition["regex"], cookie) is not None
