@@ -178,3 +178,11 @@ def progressive_traffic_unsupported(provider: str) -> str:
 
 def setting_iterations(iterations: int) -> str:
     return f"Setting canaryAnalysis.iterations: {iterations}"
+
+
+def terminating(key: str) -> str:
+    return f"Terminating canary {key}"
+
+
+def terminated(key: str) -> str:
+    return f"Terminated canary {key}"

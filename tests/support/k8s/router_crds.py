@@ -1,5 +1,6 @@
-"""The custom resources of the mesh routers (routing/smi.py, gloo.py, kuma.py, apisix.py,
-knative.py, appmesh*.py), as a cluster with those meshes installed serves them.
+"""The custom resources of the mesh and ingress routers (routing/smi.py, gloo.py, kuma.py,
+apisix.py, knative.py, appmesh*.py, contour.py, traefik.py), as a cluster with those meshes
+installed serves them. kmock's bundle already knows Ingresses and Gateway API's HTTPRoutes.
 
 Kept apart from emulator.py's own table so that routers can add their kinds here without
 touching the server. Kuma's TrafficRoute is cluster-scoped; Knative's Service and Revision have
@@ -34,4 +35,6 @@ ROUTER_RESOURCES: dict[str, kmock.ResourceInfo] = {
     "appmesh.k8s.aws/v1beta2/virtualservices": _kind("VirtualService", status=True),
     "appmesh.k8s.aws/v1beta1/virtualnodes": _kind("VirtualNode", status=True),
     "appmesh.k8s.aws/v1beta1/virtualservices": _kind("VirtualService", status=True),
+    "projectcontour.io/v1/httpproxies": _kind("HTTPProxy", status=True),
+    "traefik.io/v1alpha1/traefikservices": _kind("TraefikService"),
 }

@@ -25,7 +25,9 @@ import kopf
 from kubernetes_asyncio import client
 from prometheus_client import Counter
 
+from kanaria.engine import messages
 from kanaria.engine.metrics import PrometheusRecorder
+from kanaria.errors import KanariaError
 from kanaria.platforms.kubernetes.cache import WatchCache
 from kanaria.platforms.kubernetes.client import KubernetesObjects
 from kanaria.platforms.kubernetes.controller import Controller, OperatorConfig, parsed
@@ -36,6 +38,8 @@ from kanaria.platforms.kubernetes.peering import (
     ensure_peering_objects,
     priority_by_age,
 )
+from kanaria.platforms.kubernetes.status import write_status
+from kanaria.spec.canary import Canary, Phase
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +160,31 @@ async def run_canary(
 
 
 async def finalize(controller: Controller, body: Mapping[str, Any]) -> None:
-    """`revertOnDeletion`: give the target its traffic and replicas back before the Canary goes."""
+    """`revertOnDeletion`: give the target its replicas and the user's objects their traffic
+    back before the Canary goes, with Flagger's events. The last status write also tells kopf
+    (which waits for this daemon to exit) to release the Canary at once."""
     canary = parsed(body)
     if canary is None or not canary.spec.revert_on_deletion:
         return
-    world = controller.world(canary.spec.provider)
-    await world.router.finalize(canary)
-    await world.target.scale_from_zero(canary)
-    log.info("canary %s: reverted on deletion", canary.key)
+    await _terminating(controller, canary, Phase.TERMINATING, messages.terminating(canary.key))
+    try:
+        world = controller.world(canary.spec.provider)
+        await world.target.scale_from_zero(canary)
+        await world.router.finalize(canary)
+    except KanariaError as exc:  # the Canary goes anyway: a stuck deletion helps no one
+        log.warning("canary %s: could not revert on deletion: %s", canary.key, exc)
+        await controller.events.record(canary, "Warning", f"revert on deletion failed: {exc}")
+    else:
+        log.info("canary %s: reverted on deletion", canary.key)
+    await _terminating(controller, canary, Phase.TERMINATED, messages.terminated(canary.key))
+
+
+async def _terminating(controller: Controller, canary: Canary, phase: Phase, event: str) -> None:
+    try:
+        await controller.events.record(canary, "Normal", event)
+        await write_status(controller.objects, canary.namespace, canary.name, {"phase": phase.value})
+    except KanariaError as exc:
+        log.info("canary %s: %s not recorded: %s", canary.key, phase.value, exc)
 
 
 async def run(
