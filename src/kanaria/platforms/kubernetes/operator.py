@@ -182,7 +182,8 @@ async def finalize(controller: Controller, body: Mapping[str, Any]) -> None:
 async def _terminating(controller: Controller, canary: Canary, phase: Phase, event: str) -> None:
     try:
         await controller.events.record(canary, "Normal", event)
-        await write_status(controller.objects, canary.namespace, canary.name, {"phase": phase.value})
+        patch = {"phase": phase.value}
+        await write_status(controller.objects, canary.namespace, canary.name, patch)
     except KanariaError as exc:
         log.info("canary %s: %s not recorded: %s", canary.key, phase.value, exc)
 
