@@ -6,31 +6,36 @@ Canary's timeout and retries; each service sets `l5d-dst-override`, so Linkerd b
 routes to the right Service. A/B testing gives the matching requests a route of their own, with
 one condition per header (exact, or `contains` for a prefix or suffix match), ahead of a route
 that keeps everyone else on the primary. The HTTPProxy's `ingressClassName` is the operator's
-ingress class, when it has one (Flagger's `-ingress-class`). Contour has no mirroring or
-session affinity here; both are ignored, as in Flagger.
+ingress class, when it has one (Flagger's `-ingress-class`). Flagger ignores mirroring, session
+affinity and header regexes on Contour; kanaria refuses them (`support.py`).
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from kanaria.errors import NotFoundError, PermanentError
+from kanaria.errors import NotFoundError
 from kanaria.routing.base import Routes
 from kanaria.routing.kubernetes import ServiceRouter
-from kanaria.routing.metadata import (
-    annotations_of,
+from kanaria.routing.managed import (
+    Wanted,
     apex_annotations,
     apex_labels,
-    labels_of,
-    new_object,
-    without_empty,
+    apply,
+    refuse_zero_weights,
+    revert,
 )
+from kanaria.routing.support import Supports, refuse_unsupported
 from kanaria.spec.canary import Canary
 from kanaria.spec.naming import CANARY_SUFFIX, PRIMARY_SUFFIX
 from kanaria.spec.objects import HTTP_PROXY, Object, ObjectClient
 
 IDLE_TIMEOUT = "5m"
+
+
+SUPPORTS = Supports("contour", header_matches=("exact", "prefix", "suffix"))
+"""Contour matches headers exactly or by `contains` (Flagger's prefix and suffix); a regex
+would become an empty exact match, so it is refused."""
 
 
 class ContourRouter:
@@ -40,39 +45,22 @@ class ContourRouter:
         self.services = ServiceRouter(objects)
 
     async def reconcile(self, canary: Canary) -> None:
+        refuse_unsupported(canary, SUPPORTS)
         await self.services.reconcile(canary)
-        wanted = self.proxy_spec(canary, Routes(100, 0))
-        labels, annotations = apex_labels(canary), apex_annotations(canary)
-        live = await self.objects.get(HTTP_PROXY, canary.namespace, canary.spec.service_name)
-        if live is None:
-            proxy = new_object(
-                HTTP_PROXY,
-                canary,
-                canary.spec.service_name,
-                wanted,
-                labels=labels,
-                annotations=annotations,
-            )
-            proxy["status"] = {"currentStatus": "valid", "description": "valid HTTPProxy"}
-            await self.objects.create(proxy)
-            return
-        if (
-            _without_weights(live.get("spec") or {}) == _without_weights(wanted)
-            and labels == labels_of(live)
-            and annotations == annotations_of(live)
-        ):
-            return
-        live["spec"] = wanted
-        live["metadata"]["labels"] = labels
-        live["metadata"]["annotations"] = annotations
-        await self.objects.replace(live)
+        wanted = Wanted(
+            HTTP_PROXY,
+            canary.namespace,
+            canary.spec.service_name,
+            self.proxy_spec(canary, Routes(100, 0)),
+            labels=apex_labels(canary),
+            annotations=apex_annotations(canary),
+            top_level={"status": {"currentStatus": "valid", "description": "valid HTTPProxy"}},
+        )
+        await apply(self.objects, canary, wanted)
 
     async def set_routes(self, canary: Canary, routes: Routes) -> None:
-        if routes.primary_weight == 0 and routes.canary_weight == 0:
-            raise PermanentError(
-                f"HTTPProxy {canary.spec.service_name}.{canary.namespace} update failed: "
-                "no valid weights"
-            )
+        name = f"HTTPProxy {canary.spec.service_name}.{canary.namespace}"
+        refuse_zero_weights(name, routes.primary_weight, routes.canary_weight)
         live = await self._live(canary)
         live["spec"] = self.proxy_spec(canary, routes)
         await self.objects.replace(live)
@@ -92,8 +80,10 @@ class ContourRouter:
         return Routes(0, 0)
 
     async def finalize(self, canary: Canary) -> None:
-        """Flagger leaves the HTTPProxy as it is; the Services get their selector back."""
+        """The Services get their selector back, and an HTTPProxy kanaria took over its spec;
+        one it created goes with the Canary."""
         await self.services.finalize(canary)
+        await revert(self.objects, canary, HTTP_PROXY, canary.namespace, canary.spec.service_name)
 
     async def _live(self, canary: Canary) -> Object:
         name = canary.spec.service_name
@@ -177,11 +167,3 @@ def _header_condition(name: str, condition: dict[str, Any]) -> dict[str, str]:
         return {"name": name, "contains": str(condition["suffix"])}
     exact = str(condition.get("exact") or "")
     return {"name": name, "exact": exact} if exact else {"name": name}
-
-
-def _without_weights(spec: dict[str, Any]) -> Any:
-    spec = copy.deepcopy(spec)
-    for route in spec.get("routes") or []:
-        for service in route.get("services") or []:
-            service.pop("weight", None)
-    return without_empty(spec)

@@ -24,14 +24,8 @@ from kanaria.errors import ConfigError, NotFoundError, TemporaryError
 from kanaria.routing import affinity
 from kanaria.routing.base import Routes
 from kanaria.routing.kubernetes import ServiceRouter
-from kanaria.routing.metadata import (
-    annotations_of,
-    apex_annotations,
-    apex_labels,
-    labels_of,
-    new_object,
-    without_empty,
-)
+from kanaria.routing.managed import apex_annotations, apex_labels
+from kanaria.routing.metadata import annotations_of, labels_of, new_object, without_empty
 from kanaria.spec.canary import Canary, Phase
 from kanaria.spec.duration import parse_duration
 from kanaria.spec.naming import CANARY_SUFFIX, PRIMARY_SUFFIX

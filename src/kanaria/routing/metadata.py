@@ -1,40 +1,28 @@
-"""The metadata of the objects routers write, as Flagger writes it.
+"""Reading and writing the metadata of routing objects (the parts `managed.py` leaves out).
 
-Flagger marks every object it manages with two annotations that tell Flux to leave it alone
-(neither reconcile it back to Git nor report drift); a Flux user who moves to kanaria relies on
-them. The apex routing object (HTTPRoute, HTTPProxy, TraefikService, …) takes its labels and
-annotations from `spec.service.apex`. Comparisons treat a missing map and an empty one alike,
-as the API server does.
+Routers that do not fit `managed.apply` (the Services, Gateway API's HTTPRoute that keeps other
+controllers' annotations, the canary Ingresses copied from the user's) build their objects with
+these. Comparisons treat a missing map and an empty one alike, as the API server does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kanaria.routing.managed import with_flux_opt_out, without_keys
 from kanaria.spec.canary import Canary
 from kanaria.spec.naming import owner_reference
 from kanaria.spec.objects import Kind, Object
 
-FLUX_ANNOTATIONS = {
-    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
-    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
-}
 KUBECTL_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
+
+without_empty = without_keys()
+"""A copy without empty values at any depth: what Go's `omitempty` leaves out and
+`cmpopts.EquateEmpty` treats as absent."""
 
 
 def with_flux_annotations(annotations: dict[str, str] | None) -> dict[str, str]:
-    """The annotations plus Flux's hands-off markers."""
-    return {**(annotations or {}), **FLUX_ANNOTATIONS}
-
-
-def apex_labels(canary: Canary) -> dict[str, str]:
-    apex = canary.spec.service.apex
-    return dict(apex.labels) if apex else {}
-
-
-def apex_annotations(canary: Canary) -> dict[str, str]:
-    apex = canary.spec.service.apex
-    return with_flux_annotations(apex.annotations if apex else None)
+    return with_flux_opt_out(dict(annotations or {}))
 
 
 def new_object(
@@ -65,14 +53,3 @@ def labels_of(obj: Object) -> dict[str, str]:
 
 def annotations_of(obj: Object) -> dict[str, str]:
     return dict((obj.get("metadata") or {}).get("annotations") or {})
-
-
-def without_empty(value: Any) -> Any:
-    """A copy without None, empty lists and empty maps, at every depth: the values that Go's
-    `omitempty` leaves out and that `cmpopts.EquateEmpty` treats as absent."""
-    if isinstance(value, dict):
-        cleaned = {key: without_empty(item) for key, item in value.items()}
-        return {key: item for key, item in cleaned.items() if item not in (None, [], {})}
-    if isinstance(value, list):
-        return [without_empty(item) for item in value]
-    return value

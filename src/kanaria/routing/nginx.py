@@ -7,7 +7,8 @@ ingress-nginx then sends it a share of the user's requests, by the annotations
 `-by-header-value`, `-by-header-pattern` and `-by-cookie` (A/B testing on one header and/or one
 cookie). The prefix is `nginx.ingress.kubernetes.io` unless the controller runs with another,
 as Flagger's `-ingress-annotations-prefix`. The user's Ingress is never changed, and stays when
-the Canary goes. Mirroring and session affinity have no NGINX form and are ignored.
+the Canary goes. Mirroring and session affinity have no NGINX form: Flagger ignores them,
+kanaria refuses them (`support.py`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from kanaria.routing.metadata import (
     new_object,
     with_flux_annotations,
 )
+from kanaria.routing.support import Supports, refuse_unsupported
 from kanaria.spec.canary import Canary
 from kanaria.spec.naming import CANARY_SUFFIX
 from kanaria.spec.objects import INGRESS, Object, ObjectClient
 
 DEFAULT_ANNOTATION_PREFIX = "nginx.ingress.kubernetes.io"
+SUPPORTS = Supports("nginx", header_matches=("exact", "regex"))
 
 
 class NginxRouter:
@@ -44,6 +47,7 @@ class NginxRouter:
         return f"{self.prefix}/{suffix}"
 
     async def reconcile(self, canary: Canary) -> None:
+        refuse_unsupported(canary, SUPPORTS)
         await self.services.reconcile(canary)
         ingress_name = _ingress_name(canary)
         source = await self.objects.get(INGRESS, canary.namespace, ingress_name)

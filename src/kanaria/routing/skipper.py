@@ -6,7 +6,8 @@ at `<svc>-primary` and adds the same path for `<svc>-canary`; `zalando.org/backe
 holds the split, and a `Weight(100)` predicate makes Skipper prefer these routes over the
 user's Ingress. When the canary has no weight, a `False()` predicate switches the canary
 Ingress off. Unlike every other router, revertOnDeletion deletes the canary Ingress (Flagger
-does). Skipper has no A/B, mirroring or session affinity here; they are ignored.
+does). Flagger's Skipper router has no A/B testing, mirroring or session affinity and ignores
+them; kanaria refuses them (`support.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kanaria.routing.metadata import (
     new_object,
     with_flux_annotations,
 )
+from kanaria.routing.support import Supports, refuse_unsupported
 from kanaria.spec.canary import Canary
 from kanaria.spec.naming import CANARY_SUFFIX, PRIMARY_SUFFIX
 from kanaria.spec.objects import INGRESS, Object, ObjectClient
@@ -32,6 +34,7 @@ PREDICATE_ANNOTATION = "zalando.org/skipper-predicate"
 WEIGHTS_ANNOTATION = "zalando.org/backend-weights"
 ROUTE_WEIGHT = "Weight(100)"
 ROUTE_DISABLED = "False()"
+SUPPORTS = Supports("skipper")
 
 
 class SkipperRouter:
@@ -40,6 +43,7 @@ class SkipperRouter:
         self.services = ServiceRouter(objects)
 
     async def reconcile(self, canary: Canary) -> None:
+        refuse_unsupported(canary, SUPPORTS)
         await self.services.reconcile(canary)
         apex_name = _ingress_name(canary)
         apex = await self.objects.get(INGRESS, canary.namespace, apex_name)

@@ -3,29 +3,31 @@
 
 The user's IngressRoute points at the TraefikService; the canary is listed only while it has
 weight, as Flagger writes it, and a weight of 0 is left out of the object (Traefik reads a
-missing weight as 0). Traefik has no A/B, mirroring or session affinity here: those fields are
-ignored, as in Flagger.
+missing weight as 0). A TraefikService cannot route by request, mirror or pin sessions: Flagger
+ignores those fields (so an A/B Canary sent everyone to the canary); kanaria refuses them.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from kanaria.errors import NotFoundError, PermanentError
+from kanaria.errors import NotFoundError
 from kanaria.routing.base import Routes
 from kanaria.routing.kubernetes import ServiceRouter
-from kanaria.routing.metadata import (
-    annotations_of,
+from kanaria.routing.managed import (
+    Wanted,
     apex_annotations,
     apex_labels,
-    labels_of,
-    new_object,
-    without_empty,
+    apply,
+    refuse_zero_weights,
+    revert,
 )
+from kanaria.routing.support import Supports, refuse_unsupported
 from kanaria.spec.canary import Canary
 from kanaria.spec.naming import CANARY_SUFFIX, PRIMARY_SUFFIX
 from kanaria.spec.objects import TRAEFIK_SERVICE, Object, ObjectClient
+
+SUPPORTS = Supports("traefik")
 
 
 class TraefikRouter:
@@ -34,39 +36,27 @@ class TraefikRouter:
         self.services = ServiceRouter(objects)
 
     async def reconcile(self, canary: Canary) -> None:
+        refuse_unsupported(canary, SUPPORTS)
         await self.services.reconcile(canary)
         name = canary.spec.service_name
-        labels, annotations = apex_labels(canary), apex_annotations(canary)
         live = await self.objects.get(TRAEFIK_SERVICE, canary.namespace, name)
-        if live is None:
-            spec = _spec(canary, [(PRIMARY_SUFFIX, 100)])
-            service = new_object(
-                TRAEFIK_SERVICE, canary, name, spec, labels=labels, annotations=annotations
-            )
-            await self.objects.create(service)
-            return
         # a canary in the list keeps its place, whatever its weight
         listed = [(PRIMARY_SUFFIX, 100)]
-        if len(_weighted(live)) == 2:
+        if live is not None and len(_weighted(live)) == 2:
             listed.append((CANARY_SUFFIX, 100))
-        wanted = _spec(canary, listed)
-        if (
-            _without_weights(live.get("spec") or {}) == _without_weights(wanted)
-            and labels == labels_of(live)
-            and annotations == annotations_of(live)
-        ):
-            return
-        live["spec"] = wanted
-        live["metadata"]["labels"] = labels
-        live["metadata"]["annotations"] = annotations
-        await self.objects.replace(live)
+        wanted = Wanted(
+            TRAEFIK_SERVICE,
+            canary.namespace,
+            name,
+            _spec(canary, listed),
+            labels=apex_labels(canary),
+            annotations=apex_annotations(canary),
+        )
+        await apply(self.objects, canary, wanted)
 
     async def set_routes(self, canary: Canary, routes: Routes) -> None:
-        if routes.primary_weight == 0 and routes.canary_weight == 0:
-            raise PermanentError(
-                f"TraefikService {canary.spec.service_name}.{canary.namespace} update failed: "
-                "no valid weights"
-            )
+        name = f"TraefikService {canary.spec.service_name}.{canary.namespace}"
+        refuse_zero_weights(name, routes.primary_weight, routes.canary_weight)
         live = await self._live(canary)
         listed = [(PRIMARY_SUFFIX, routes.primary_weight)]
         if routes.canary_weight > 0:
@@ -88,8 +78,11 @@ class TraefikRouter:
         return Routes(0, 0)
 
     async def finalize(self, canary: Canary) -> None:
-        """Flagger leaves the TraefikService as it is; the Services get their selector back."""
+        """The Services get their selector back, and a TraefikService kanaria took over its
+        spec; one it created goes with the Canary."""
         await self.services.finalize(canary)
+        name = canary.spec.service_name
+        await revert(self.objects, canary, TRAEFIK_SERVICE, canary.namespace, name)
 
     async def _live(self, canary: Canary) -> Object:
         name = canary.spec.service_name
@@ -115,10 +108,3 @@ def _spec(canary: Canary, listed: list[tuple[str, int]]) -> dict[str, Any]:
 
 def _weighted(obj: Object) -> list[dict[str, Any]]:
     return list(((obj.get("spec") or {}).get("weighted") or {}).get("services") or [])
-
-
-def _without_weights(spec: dict[str, Any]) -> Any:
-    spec = copy.deepcopy(spec)
-    for service in (spec.get("weighted") or {}).get("services") or []:
-        service.pop("weight", None)
-    return without_empty(spec)

@@ -18,6 +18,12 @@ from kanaria.spec.objects import SERVICE, Kind, Object
 
 NAMESPACE = "default"
 
+# what Flagger adds to every annotation set it writes, so that Flux leaves the object alone
+FLUX_ANNOTATIONS = {
+    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
+}
+
 METRICS = [
     {"name": "request-success-rate", "threshold": 99, "interval": "1m"},
     {"name": "request-duration", "threshold": 500, "interval": "1m"},

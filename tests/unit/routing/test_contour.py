@@ -8,14 +8,20 @@ from typing import Any
 
 import pytest
 
-from kanaria.errors import PermanentError
+from kanaria.errors import ConfigError
 from kanaria.routing import router_for
 from kanaria.routing.base import Routes
 from kanaria.routing.contour import ContourRouter
-from kanaria.routing.metadata import FLUX_ANNOTATIONS
 from kanaria.spec.memory import MemoryObjects
 from kanaria.spec.objects import HTTP_PROXY
-from tests.unit.routing.flagger import AB_MATCH, TEST_CANARY, canary_of, get, store
+from tests.unit.routing.flagger import (
+    AB_MATCH,
+    FLUX_ANNOTATIONS,
+    TEST_CANARY,
+    canary_of,
+    get,
+    store,
+)
 
 
 def service(name: str, weight: int, port: int = 9898) -> dict[str, Any]:
@@ -97,7 +103,7 @@ async def test_weights_ab_testing_and_blue_green() -> None:
 async def test_ab_header_conditions() -> None:
     match = [
         {"headers": {"x-a": {"exact": "1"}, "x-b": {"prefix": "beta"}}},
-        {"headers": {"x-c": {"suffix": "-eu"}, "x-d": {"regex": "^z"}}},
+        {"headers": {"x-c": {"suffix": "-eu"}}},
     ]
     objects = await store()
     await ContourRouter(objects).reconcile(canary_of(TEST_CANARY, iterations=2, match=match))
@@ -106,7 +112,6 @@ async def test_ab_header_conditions() -> None:
         {"name": "x-a", "exact": "1"},
         {"name": "x-b", "contains": "beta"},
         {"name": "x-c", "contains": "-eu"},
-        {"name": "x-d"},  # Contour has no regex: Flagger writes an empty exact match
     ]
     assert {condition["prefix"] for condition in first["conditions"]} == {"/podinfo"}
     assert rest["conditions"] == [{"prefix": "/podinfo"}]
@@ -117,8 +122,28 @@ async def test_no_weights_at_all_is_refused() -> None:
     router = ContourRouter(objects)
     canary = canary_of(TEST_CANARY)
     await router.reconcile(canary)
-    with pytest.raises(PermanentError, match="no valid weights"):
+    with pytest.raises(ConfigError, match="no valid weights"):
         await router.set_routes(canary, Routes(0, 0))
+
+
+@pytest.mark.parametrize(
+    ("analysis", "refusal"),
+    [
+        (
+            {"iterations": 2, "match": [{"headers": {"x-d": {"regex": "^z"}}}]},
+            r"cannot match spec\.analysis\.match\[0\]\.headers\.x-d\.regex",
+        ),
+        ({"mirror": True}, "cannot mirror traffic"),
+        ({"sessionAffinity": {"cookieName": "c"}}, "cannot pin sessions"),
+    ],
+)
+async def test_what_flagger_would_ignore_is_refused(analysis: Any, refusal: str) -> None:
+    """Flagger writes a regex as an empty exact match and ignores mirroring and session
+    affinity on Contour; kanaria says so before any traffic moves."""
+    objects = await store()
+    with pytest.raises(ConfigError, match=refusal):
+        await ContourRouter(objects).reconcile(canary_of(TEST_CANARY, **analysis))
+    assert await objects.get(HTTP_PROXY, "default", "podinfo") is None
 
 
 async def test_unchanged_canary_writes_nothing_and_finalize_leaves_the_proxy() -> None:

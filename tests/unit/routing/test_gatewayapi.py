@@ -13,12 +13,12 @@ from kanaria.errors import ConfigError, TemporaryError
 from kanaria.routing import router_for
 from kanaria.routing.base import Routes
 from kanaria.routing.gatewayapi import V1, V1BETA1, GatewayAPIRouter, make_filters
-from kanaria.routing.metadata import FLUX_ANNOTATIONS
 from kanaria.spec.canary import Phase
 from kanaria.spec.memory import MemoryObjects
 from kanaria.spec.objects import HTTP_ROUTE, HTTP_ROUTE_V1BETA1, SERVICE
 from tests.unit.routing.flagger import (
     AB_MATCH,
+    FLUX_ANNOTATIONS,
     GATEWAY_API_CANARY,
     SESSION_AFFINITY,
     canary_of,

@@ -13,9 +13,10 @@ from kanaria.errors import NotFoundError
 from kanaria.routing import ROUTERS, router_for
 from kanaria.routing.base import Routes, shifts_traffic
 from kanaria.routing.kubernetes import KubernetesRouter, ServiceRouter
-from kanaria.routing.metadata import FLUX_ANNOTATIONS, KUBECTL_ANNOTATION
+from kanaria.routing.metadata import KUBECTL_ANNOTATION
 from kanaria.spec.objects import DEPLOYMENT, SERVICE
 from tests.unit.routing.flagger import (
+    FLUX_ANNOTATIONS,
     NAMESPACE,
     TEST_CANARY,
     canary_of,

@@ -13,12 +13,12 @@ import pytest
 from kanaria.errors import ConfigError
 from kanaria.routing import router_for
 from kanaria.routing.base import Routes
-from kanaria.routing.metadata import FLUX_ANNOTATIONS, KUBECTL_ANNOTATION
+from kanaria.routing.metadata import KUBECTL_ANNOTATION
 from kanaria.routing.nginx import NginxRouter
 from kanaria.spec.memory import MemoryObjects
 from kanaria.spec.objects import INGRESS
+from tests.unit.routing.flagger import FLUX_ANNOTATIONS, INGRESS_CANARY, canary_of, get, store
 from tests.unit.routing.flagger import INGRESS as USER_INGRESS
-from tests.unit.routing.flagger import INGRESS_CANARY, canary_of, get, store
 
 DEFAULT = "nginx.ingress.kubernetes.io"
 
@@ -135,13 +135,24 @@ async def test_a_changed_ingress_spec_follows_without_touching_the_weights() -> 
     assert await router.get_routes(canary) == Routes(70, 30)
 
 
-async def test_mirroring_is_ignored() -> None:
+@pytest.mark.parametrize(
+    ("analysis", "refusal"),
+    [
+        ({"mirror": True}, "cannot mirror traffic"),
+        ({"sessionAffinity": {"cookieName": "c"}}, "cannot pin sessions"),
+        (
+            {"iterations": 2, "match": [{"headers": {"x-user": {"prefix": "a"}}}]},
+            "supports exact, regex",
+        ),
+        ({"iterations": 2, "match": [{"uri": {"prefix": "/beta"}}]}, "matches headers only"),
+    ],
+)
+async def test_what_flagger_would_ignore_is_refused(analysis: Any, refusal: str) -> None:
+    """Flagger ignores these on NGINX; kanaria says so before any traffic moves."""
     objects = await store(USER_INGRESS)
-    router = NginxRouter(objects)
-    canary = canary_of(INGRESS_CANARY, mirror=True)
-    await router.reconcile(canary)
-    await router.set_routes(canary, Routes(100, 0, mirrored=True))
-    assert await router.get_routes(canary) == Routes(100, 0)
+    with pytest.raises(ConfigError, match=refusal):
+        await NginxRouter(objects).reconcile(canary_of(INGRESS_CANARY, **analysis))
+    assert await objects.get(INGRESS, "default", "podinfo-canary") is None
 
 
 async def test_the_ingress_reference_and_backend_are_required() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 import pytest
 
@@ -102,12 +103,28 @@ async def test_user_predicates_are_kept_behind_the_weight() -> None:
     user["metadata"]["annotations"][PREDICATE_ANNOTATION] = 'Method("GET")'
     objects = await store(user)
     router = router_for("skipper", objects)
-    canary = canary_of(INGRESS_CANARY, iterations=2, match=AB_MATCH)  # A/B: not in Skipper
+    canary = canary_of(INGRESS_CANARY, iterations=2)
     await router.reconcile(canary)
     await router.set_routes(canary, Routes(0, 100))
     annotations = (await get(objects, INGRESS, "podinfo-canary"))["metadata"]["annotations"]
     assert annotations[PREDICATE_ANNOTATION] == 'Weight(100) && Method("GET")'
     assert await router.get_routes(canary) == Routes(0, 100)
+
+
+@pytest.mark.parametrize(
+    ("analysis", "refusal"),
+    [
+        ({"iterations": 2, "match": AB_MATCH}, "cannot route by request"),
+        ({"mirror": True}, "cannot mirror traffic"),
+    ],
+)
+async def test_what_flagger_would_ignore_is_refused(analysis: dict[str, Any], refusal: str) -> None:
+    """Flagger's Skipper router has no A/B testing (an A/B Canary sent everyone to the canary)
+    and no mirroring; kanaria refuses them."""
+    objects = await store(USER_INGRESS)
+    with pytest.raises(ConfigError, match=refusal):
+        await router_for("skipper", objects).reconcile(canary_of(INGRESS_CANARY, **analysis))
+    assert await objects.get(INGRESS, "default", "podinfo-canary") is None
 
 
 async def test_finalize_deletes_the_canary_ingress() -> None:

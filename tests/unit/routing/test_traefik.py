@@ -1,6 +1,7 @@
 """Provider `traefik` on the in-memory store: the TraefikService for Flagger's test Canary
 (newTestCanary) as traefik_test.go expects it, canary weights and blue/green; no weights at all
-is refused, A/B matches and mirroring are ignored, as in Flagger."""
+is refused as in Flagger, and A/B matches, mirroring and session affinity, which Flagger
+ignores, are refused."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ from typing import Any
 
 import pytest
 
-from kanaria.errors import PermanentError
+from kanaria.errors import ConfigError
 from kanaria.routing import router_for
 from kanaria.routing.base import Router, Routes
-from kanaria.routing.metadata import FLUX_ANNOTATIONS
 from kanaria.spec.canary import Canary, ServiceMetadata
 from kanaria.spec.memory import MemoryObjects
 from kanaria.spec.objects import TRAEFIK_SERVICE
-from tests.unit.routing.flagger import AB_MATCH, TEST_CANARY, canary_of, get, store
+from tests.unit.routing.flagger import (
+    AB_MATCH,
+    FLUX_ANNOTATIONS,
+    TEST_CANARY,
+    canary_of,
+    get,
+    store,
+)
 
 APEX = ServiceMetadata(labels={"test": "label"}, annotations={"test": "annotation"})
 
@@ -77,9 +84,9 @@ async def test_set_routes_lists_the_canary_only_with_weight() -> None:
         assert await router.get_routes(canary) == Routes(primary, canary_weight)
 
 
-async def test_blue_green_and_ignored_strategies() -> None:
-    objects, router, canary = await reconciled(iterations=2, match=AB_MATCH, mirror=True)
-    await router.set_routes(canary, Routes(0, 100, mirrored=True))
+async def test_blue_green_switches_all_traffic() -> None:
+    objects, router, canary = await reconciled(iterations=2)
+    await router.set_routes(canary, Routes(0, 100))
     assert await router.get_routes(canary) == Routes(0, 100)
     assert [service["name"] for service in await services(objects)] == [
         "podinfo-primary",
@@ -89,8 +96,24 @@ async def test_blue_green_and_ignored_strategies() -> None:
 
 async def test_no_weights_at_all_is_refused() -> None:
     _, router, canary = await reconciled()
-    with pytest.raises(PermanentError, match="no valid weights"):
+    with pytest.raises(ConfigError, match="no valid weights"):
         await router.set_routes(canary, Routes(0, 0))
+
+
+@pytest.mark.parametrize(
+    ("analysis", "refusal"),
+    [
+        ({"iterations": 2, "match": AB_MATCH}, "cannot route by request"),
+        ({"mirror": True}, "cannot mirror traffic"),
+        ({"sessionAffinity": {"cookieName": "c"}}, "cannot pin sessions"),
+    ],
+)
+async def test_what_flagger_would_ignore_is_refused(analysis: Any, refusal: str) -> None:
+    """Flagger ignores these on Traefik, so an A/B Canary sent every request to the canary."""
+    objects = await store()
+    with pytest.raises(ConfigError, match=refusal):
+        await router_for("traefik", objects).reconcile(canary_of(TEST_CANARY, **analysis))
+    assert await objects.get(TRAEFIK_SERVICE, "default", "podinfo") is None
 
 
 async def test_changed_apex_metadata_is_written() -> None:
