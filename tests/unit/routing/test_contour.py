@@ -12,6 +12,7 @@ from kanaria.errors import ConfigError
 from kanaria.routing import router_for
 from kanaria.routing.base import Routes
 from kanaria.routing.contour import ContourRouter
+from kanaria.spec.canary import Retries
 from kanaria.spec.memory import MemoryObjects
 from kanaria.spec.objects import HTTP_PROXY
 from tests.unit.routing.flagger import (
@@ -157,3 +158,29 @@ async def test_unchanged_canary_writes_nothing_and_finalize_leaves_the_proxy() -
     assert objects.writes == writes
     await router.finalize(canary)
     assert await router.get_routes(canary) == Routes(80, 20)
+
+
+async def test_retries_without_conditions_write_no_empty_retry_on() -> None:
+    canary = canary_of(TEST_CANARY)
+    canary.spec.service.retries = Retries(attempts=3)
+    objects = await store()
+    await ContourRouter(objects).reconcile(canary)
+    (route,) = await routes(objects)
+    assert route["retryPolicy"] == {"count": 3}
+
+
+async def test_a_taken_over_proxy_gets_its_spec_back() -> None:
+    user_spec = {"routes": [{"services": [{"name": "podinfo", "port": 9898}]}]}
+    user_proxy = {
+        "apiVersion": "projectcontour.io/v1",
+        "kind": "HTTPProxy",
+        "metadata": {"name": "podinfo", "namespace": "default"},
+        "spec": user_spec,
+    }
+    objects = await store(user_proxy)
+    router = ContourRouter(objects)
+    canary = canary_of(TEST_CANARY)
+    await router.reconcile(canary)
+    await router.set_routes(canary, Routes(60, 40))
+    await router.finalize(canary)
+    assert (await get(objects, HTTP_PROXY, "podinfo"))["spec"] == user_spec

@@ -225,6 +225,7 @@ async def test_session_affinity_as_flaggers_test(provider: str) -> None:
     cookie = canary.status.session_affinity_cookie
     assert cookie is not None
     assert cookie.startswith("flagger-cookie=")
+    assert canary.status.primary_session_affinity_cookie is None  # no primaryCookieName
     sticky, weighted = await rules(objects)
     (header,) = sticky["matches"][0]["headers"]
     assert header == {"type": "RegularExpression", "name": "Cookie", "value": header["value"]}

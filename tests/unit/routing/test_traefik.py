@@ -123,3 +123,22 @@ async def test_changed_apex_metadata_is_written() -> None:
     found = await get(objects, TRAEFIK_SERVICE, "podinfo")
     assert found["metadata"]["labels"] == {"team": "web"}
     assert found["metadata"]["annotations"] == FLUX_ANNOTATIONS
+
+
+async def test_a_taken_over_traefik_service_gets_its_spec_back() -> None:
+    user_spec = {
+        "weighted": {"services": [{"name": "podinfo", "namespace": "default", "port": 9898}]}
+    }
+    user_service = {
+        "apiVersion": "traefik.io/v1alpha1",
+        "kind": "TraefikService",
+        "metadata": {"name": "podinfo", "namespace": "default"},
+        "spec": user_spec,
+    }
+    objects = await store(user_service)
+    router = router_for("traefik", objects)
+    canary = canary_of(TEST_CANARY)
+    await router.reconcile(canary)
+    assert await router.get_routes(canary) == Routes(100, 0)
+    await router.finalize(canary)
+    assert (await get(objects, TRAEFIK_SERVICE, "podinfo"))["spec"] == user_spec
