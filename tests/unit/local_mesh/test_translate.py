@@ -20,6 +20,10 @@ from kanaria.platforms.local.mesh import (
     gateway_server_ports,
     translate,
 )
+from kanaria.routing import affinity
+from kanaria.routing.base import Routes
+from kanaria.routing.istio import http_routes
+from kanaria.spec.canary import Canary
 from tests.support.istio import podinfo_virtual_service
 
 GATEWAY: dict[str, Any] = {
@@ -551,3 +555,54 @@ def test_multi_port_service_takes_the_listener_port_in_the_mesh() -> None:
     assert weights(first_route(resources, "mesh|test|podinfo|9898"))[CANARY_CLUSTER] == 10
     canary_metrics = first_route(resources, "mesh|test|podinfo-canary|9797")
     assert weights(canary_metrics) == {"test|podinfo-canary|9797||podinfo": 100}
+
+
+class TestSessionAffinityFromTheRouter:
+    """The VirtualService rules the Istio router writes with session affinity, on the local
+    Envoy: the cookie's name-and-value match, its Set-Cookie, and the expiry after the release."""
+
+    def rules_at(self, canary: Canary, routes: Routes) -> dict[str, Any]:
+        affinity.advance_cookies(canary, routes.canary_weight)
+        vs = podinfo_virtual_service()
+        vs["spec"]["http"] = http_routes(canary, routes)
+        return vs
+
+    def test_the_cookie_rules_translate(self) -> None:
+        canary = Canary.model_validate(
+            {
+                "apiVersion": "flagger.app/v1beta1",
+                "kind": "Canary",
+                "metadata": {"name": "podinfo", "namespace": "test"},
+                "spec": {
+                    "targetRef": {"name": "podinfo"},
+                    "service": {"port": 9898},
+                    "analysis": {
+                        "stepWeight": 10,
+                        "sessionAffinity": {"cookieName": "flagger-cookie"},
+                    },
+                },
+            }
+        )
+        during = self.rules_at(canary, Routes(90, 10))
+        cookie = str(canary.status.session_affinity_cookie)
+        sticky, weighted = first_routes(translate(snapshot(during)), "gateway|80", 2)
+        (header,) = sticky["match"]["headers"]
+        regex = header["string_match"]["safe_regex"]["regex"]
+        assert header["name"] == "cookie"  # Envoy matches header names lower-cased
+        assert re.fullmatch(regex, f"theme=dark; {cookie}")
+        assert not re.fullmatch(regex, "flagger-cookie=fromAnotherRelease")
+        assert weights(sticky) == {PRIMARY_CLUSTER: 0, CANARY_CLUSTER: 100}
+        canary_cluster = weighted["route"]["weighted_clusters"]["clusters"][1]
+        added = canary_cluster["response_headers_to_add"][0]["header"]
+        assert (added["key"], added["value"]) == ("Set-Cookie", f"{cookie}; Max-Age=86400")
+
+        after = self.rules_at(canary, Routes(100, 0))
+        expiry, _ = first_routes(translate(snapshot(after)), "gateway|80", 2)
+        added = expiry["response_headers_to_add"][0]["header"]
+        assert (added["key"], added["value"]) == ("Set-Cookie", f"{cookie}; Max-Age=-1")
+
+
+def first_routes(resources: EnvoyResources, name: str, count: int) -> list[dict[str, Any]]:
+    config = route_config(resources, name)
+    virtual_host = next(v for v in config["virtual_hosts"] if "*" in v["domains"])
+    return list(virtual_host["routes"][:count])
