@@ -34,6 +34,7 @@ from tests.support.k8s.fixtures import EmulatedCluster, eventually
 pytestmark = pytest.mark.integration
 
 INGRESSES = "networking.k8s.io/v1/ingresses"
+INGRESS_REF = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "podinfo"}
 USER_SERVICE = {
     "apiVersion": "v1",
     "kind": "Service",
@@ -102,10 +103,10 @@ ROUTERS: dict[str, tuple[dict[str, Any], str, str, WeightOf]] = {
         "podinfo",
         _httproute_weight,
     ),
-    "nginx": ({"ingressRef": {"name": "podinfo"}}, INGRESSES, "podinfo-canary", _nginx_weight),
+    "nginx": ({"ingressRef": INGRESS_REF}, INGRESSES, "podinfo-canary", _nginx_weight),
     "contour": ({}, "projectcontour.io/v1/httpproxies", "podinfo", _proxy_weight),
     "traefik": ({}, "traefik.io/v1alpha1/traefikservices", "podinfo", _traefik_weight),
-    "skipper": ({"ingressRef": {"name": "podinfo"}}, INGRESSES, "podinfo-canary", _skipper_weight),
+    "skipper": ({"ingressRef": INGRESS_REF}, INGRESSES, "podinfo-canary", _skipper_weight),
 }
 
 
