@@ -1,39 +1,63 @@
-"""E-values: evidence that stays valid however often it is looked at.
+"""E-values: evidence that stays valid however often it is looked at, whatever the traffic does.
 
-An e-process is a running number that, while the null hypothesis holds, has expectation at most
-one at every look, whatever the looks and the traffic split. Ville's inequality then bounds the
-chance that it *ever* reaches 1/α by α, so a judge may look every second or every minute and stop
-at the first crossing without inflating its false-alarm rate. This module holds the two kinds
-the sequential judge needs, in plain floats and `math`, no I/O:
+A test supermartingale is a running product of factors, each with expectation at most one given
+the past while the null hypothesis holds. Ville's inequality bounds the chance that it *ever*
+reaches 1/α by α, so a judge may look after every scrape and stop at the first crossing without
+inflating its false alarms. The factors here are computed from one look's counts only (requests
+and events of both versions since the previous look), so the null may hold differently in every
+look: the primary's error rate may step, drift or cycle, and the guarantee still holds as long as
+the canary is within tolerance of the primary in each look. `docs/analysis.md` has the proofs.
 
-- *share* evidence: given the events (errors or slow requests) of both versions, each one falls
-  on the canary with a known null probability (its share of requests, tilted by the tolerance).
-  Two running sums summarise every look, so the judge's saved state stays small.
-- *rate* evidence: the canary's own event rate against a fixed bound, from its two totals.
+Per look and per alternative (a tilt λ of a fixed grid), in logarithms:
 
-Both mix a fixed grid of alternatives with equal weights; a mixture of e-processes built on the
-same data is an e-process, and a grid fixed in advance keeps the mixture exact.
+- *share* factor: given the events of both versions, each one is the canary's with at most the
+  null share p = ρ·n_c / (ρ·n_c + n_p); the exact binomial tilt exp(λ·x − m·log(1 + p·(e^λ − 1)))
+  rewards events that fall on the canary beyond that share. The primary's own rate cancels.
+- *floor* factor: the canary's events against the absolute floor a, from the canary's counts
+  alone: exp(β·x − n_c·a·(e^β − 1)).
+- The canary is tolerated if either holds, so a look's factor for "worse" is the *smaller* of the
+  two; for "not worse" (the canary within a wider promotion tolerance) one side suffices, and a
+  predictable choice of the side keeps the factor valid.
+
+The judge keeps, per alternative, the running sum of these log factors, and averages over the grid:
+a mixture of test supermartingales with fixed weights is one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-# Tilts λ of the share alternatives: the canary's event odds are e^λ times the null's. From a
-# 3 % excess (hard to see on any traffic) to e^6 ≈ 400 times (a canary failing where the primary
-# never does). Log-spaced, so each order of magnitude of effect gets the same prior weight.
-SHARE_TILTS: tuple[float, ...] = tuple(0.03 * (6.0 / 0.03) ** (i / 47) for i in range(48))
 
-# How many alternatives the rate evidence mixes, spread log-uniformly on its side of the bound.
-RATE_GRID_SIZE = 48
-# The rate alternatives below a bound reach down to bound/1000: a canary ten times better than
-# the bound needs no finer resolution to be told apart from it.
-RATE_BELOW_SPAN = 1000.0
-# The rate alternatives above a bound stop short of 1: a rate of exactly one is not a distribution
-# an e-value can use once a single good request has been seen.
-RATE_CEILING = 0.999
+def _log_grid(low: float, high: float, size: int) -> tuple[float, ...]:
+    return tuple(low * (high / low) ** (i / (size - 1)) for i in range(size))
+
+
+# Tilts λ of the "worse" alternatives: the canary's events are e^λ times likelier (in odds) to be
+# its own than the tolerance allows. From 20 % beyond tolerance, which only heavy traffic can show,
+# to e^5 ≈ 150 times, a canary failing where the primary almost never does; log-spaced, so each
+# order of magnitude of effect weighs the same. Sixteen keep the state small and lose little:
+# between neighbours the growth rate differs by a few per cent.
+FAIL_TILTS: tuple[float, ...] = _log_grid(0.18, 5.0, 16)
+
+# Tilts μ of the "not worse" alternatives: the canary's rate is e^−μ times the promotion tolerance,
+# from 10 % below it to 50 times below.
+PASS_TILTS: tuple[float, ...] = _log_grid(0.1, 4.0, 16)
+
+
+@dataclass(frozen=True)
+class Look:
+    """One metric's counts between two looks: requests and events of each version."""
+
+    canary_requests: int
+    canary_events: int
+    primary_requests: int
+    primary_events: int
+
+    @property
+    def empty(self) -> bool:
+        return not (self.canary_requests or self.primary_requests)
 
 
 def log_mean_exp(log_terms: Iterable[float]) -> float:
@@ -42,108 +66,73 @@ def log_mean_exp(log_terms: Iterable[float]) -> float:
     peak = max(terms)
     if peak == -math.inf:
         return -math.inf
+    if peak == math.inf:
+        return math.inf
     return peak + math.log(sum(math.exp(t - peak) for t in terms) / len(terms))
 
 
 def null_share(canary_requests: int, primary_requests: int, ratio: float) -> float:
-    """Chance that one event falls on the canary when its event rate is `ratio` times the primary's.
+    """Chance that one event is the canary's when its event rate is `ratio` times the primary's.
 
-    With request counts n_c, n_p and event rates ρ·r and r, the events are Poisson with means
-    ρ·r·n_c and r·n_p, so given their total each is the canary's with ρ·n_c / (ρ·n_c + n_p):
-    the unknown base rate r cancels, which is why the test needs no estimate of it.
+    With request counts n_c, n_p and event rates ρ·r and r, given the events, each one is the
+    canary's with ρ·n_c / (ρ·n_c + n_p): the unknown base rate r cancels.
     """
     weighted_canary = ratio * canary_requests
-    return weighted_canary / (weighted_canary + primary_requests)
+    total = weighted_canary + primary_requests
+    return weighted_canary / total if total else 0.0
 
 
-def bennett_cumulant(tilt: float) -> float:
-    """ψ(λ) = e^λ − 1 − λ: bounds the log-moment of a centred Bernoulli per unit of its variance.
+def worse_log_factors(look: Look, ratio: float, floor: float) -> tuple[float, ...]:
+    """Per tilt of FAIL_TILTS: the log factor of one look for "the canary is worse than tolerated".
 
-    Bennett's lemma: if Y ≤ 1 has mean 0 and variance v, then E[exp(λY)] ≤ exp(v·ψ(λ)) for λ ≥ 0.
-    One bound for every share is what lets the evidence live in two running sums.
+    Tolerated is r_canary ≤ max(ratio · r_primary, floor). The share factor has expectation at
+    most one when the relative part holds, the floor factor when the floor part holds; their
+    minimum when either does. The floor factor's tilt β = λ − log c is the share factor's weight
+    on a canary event, so the two agree on events and the minimum costs only in looks where the
+    primary had fewer events than the floor would give it.
     """
-    return math.expm1(tilt) - tilt
+    if look.empty:
+        return (0.0,) * len(FAIL_TILTS)
+    share = null_share(look.canary_requests, look.primary_requests, ratio)
+    events = look.canary_events + look.primary_events
+    factors = []
+    for tilt in FAIL_TILTS:
+        log_c = math.log1p(share * math.expm1(tilt))
+        share_factor = tilt * look.canary_events - events * log_c
+        beta = tilt - log_c
+        floor_factor = beta * look.canary_events - look.canary_requests * floor * math.expm1(beta)
+        factors.append(min(share_factor, floor_factor))
+    return tuple(factors)
 
 
-_TILTS_AND_CUMULANTS = tuple((tilt, bennett_cumulant(tilt)) for tilt in SHARE_TILTS)
+def better_share_log_factors(look: Look, ratio: float) -> tuple[float, ...]:
+    """Per tilt of PASS_TILTS: log factors for "r_canary < ratio · r_primary", from the share.
 
-
-@dataclass(frozen=True)
-class ShareSums:
-    """The two running sums that the share evidence needs.
-
-    `excess` = Σ (x_k − m_k·p_k): canary events beyond their null expectation;
-    `variance` = Σ m_k·p_k·(1 − p_k): the null variance of that excess;
-    over looks k with m_k events in all, x_k of them the canary's, null share p_k.
+    Valid (expectation at most one) in any look where the canary's rate is at least `ratio`
+    times the primary's: a canary event then counts against the claim by at least its share.
     """
-
-    excess: float = 0.0
-    variance: float = 0.0
-
-    def add(self, canary_events: int, total_events: int, share: float) -> ShareSums:
-        return ShareSums(
-            excess=self.excess + canary_events - total_events * share,
-            variance=self.variance + total_events * share * (1.0 - share),
-        )
-
-
-def log_share_evidence(sums: ShareSums, *, canary_worse: bool) -> float:
-    """Log e-value that events fall on the canary more (or less) often than their null share.
-
-    For each tilt λ, exp(±λ·excess − ψ(λ)·variance) is a test supermartingale: each look
-    multiplies it by a factor whose conditional expectation is at most one (Bennett, applied to
-    each event's Bernoulli indicator, which is ≤ 1 after centring, in either direction).
-    """
-    excess = sums.excess if canary_worse else -sums.excess
-    return log_mean_exp(
-        tilt * excess - cumulant * sums.variance for tilt, cumulant in _TILTS_AND_CUMULANTS
+    if look.empty:
+        return (0.0,) * len(PASS_TILTS)
+    share = null_share(look.canary_requests, look.primary_requests, ratio)
+    events = look.canary_events + look.primary_events
+    return tuple(
+        -tilt * look.canary_events - events * math.log1p(share * math.expm1(-tilt))
+        for tilt in PASS_TILTS
     )
 
 
-@dataclass(frozen=True)
-class RateEvidence:
-    """Evidence that the canary's event rate lies above (or below) a fixed `bound`.
+def better_floor_log_factors(look: Look, floor: float) -> tuple[float, ...]:
+    """Per tilt of PASS_TILTS: log factors for "r_canary < floor", from the canary's counts.
 
-    The likelihood ratio of `events` in `trials` Bernoulli draws, an alternative rate against the
-    bound, depends only on the two totals, so this evidence needs no state of its own. By monotone
-    likelihood ratio each request's factor has expectation at most one for every true rate on the
-    null side of the bound, not only at the bound.
+    The Poisson likelihood ratio of the rate floor·e^−μ against the floor; valid in any look
+    where the canary's rate is at least the floor (Bernoulli requests included).
     """
+    return tuple(
+        -tilt * look.canary_events - look.canary_requests * floor * math.expm1(-tilt)
+        for tilt in PASS_TILTS
+    )
 
-    bound: float
-    above: bool
-    alternatives: tuple[float, ...] = field(init=False)
-    # Per alternative: log ratio of one event, and of one request without an event.
-    _log_ratios: tuple[tuple[float, float], ...] = field(init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "alternatives", self._grid())
-        log_ratios = tuple(
-            (
-                math.log(alternative) - math.log(self.bound),
-                math.log1p(-alternative) - math.log1p(-self.bound),
-            )
-            for alternative in self.alternatives
-        )
-        object.__setattr__(self, "_log_ratios", log_ratios)
-
-    def _grid(self) -> tuple[float, ...]:
-        # Open at the bound itself, since an alternative equal to the null carries no evidence.
-        if not 0.0 < self.bound < RATE_CEILING:
-            return ()
-        far_end = RATE_CEILING if self.above else self.bound / RATE_BELOW_SPAN
-        return tuple(
-            self.bound * (far_end / self.bound) ** ((i + 1) / RATE_GRID_SIZE)
-            for i in range(RATE_GRID_SIZE)
-        )
-
-    def log_evidence(self, events: int, trials: int) -> float:
-        if self.bound == 0.0:
-            # Under a null rate of zero a single event is impossible: certain evidence.
-            return math.inf if events and self.above else 0.0
-        if not self.alternatives:
-            return 0.0
-        quiet = trials - events
-        return log_mean_exp(
-            events * event + quiet * no_event for event, no_event in self._log_ratios
-        )
+def added(wealth: Sequence[float], factors: Sequence[float]) -> tuple[float, ...]:
+    """Running log wealth per tilt after one more look."""
+    return tuple(w + f for w, f in zip(wealth, factors, strict=True))

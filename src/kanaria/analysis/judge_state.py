@@ -1,55 +1,54 @@
 """What the sequential judge must remember between looks, and its flat form for the status.
 
-The engine keeps this in the Canary's status so that an analysis survives a controller restart;
-it is a couple of dozen numbers whatever the length of the analysis, because every e-value the
-judge uses is a function of running sums (see `evidence.py`).
+The engine keeps this in the Canary's status so that an analysis survives a controller restart.
+Its size does not grow with the analysis: per metric, one running log-evidence per alternative of
+each test (see `evidence.py`), the event totals, and whether each test has crossed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from kanaria.analysis.counts import Counts
-from kanaria.analysis.evidence import ShareSums
+from kanaria.analysis.evidence import FAIL_TILTS, PASS_TILTS
 from kanaria.errors import ConfigError
 
-FlatState = dict[str, int | float | bool]
+FlatState = dict[str, int | float | bool | list[float]]
 
 
 @dataclass(frozen=True)
 class MetricState:
-    """Running sums and crossings of one metric (errors, or requests over the latency bound)."""
+    """Running evidence and crossings of one metric (errors, or requests over the latency bound)."""
 
-    sums: ShareSums = field(default_factory=ShareSums)
+    # Per tilt of FAIL_TILTS: the log e-value of "worse" so far; per tilt of PASS_TILTS, twice
+    # (against the relative side of the promotion tolerance, then its floor): of "not worse".
+    worse_wealth: tuple[float, ...] = (0.0,) * len(FAIL_TILTS)
+    better_wealth: tuple[float, ...] = (0.0,) * (2 * len(PASS_TILTS))
     canary_events: int = 0
     primary_events: int = 0
-    worse_relative: bool = False  # the relative "worse" e-value has reached its threshold
-    worse_absolute: bool = False  # the absolute "worse" e-value has reached its threshold
+    worse: bool = False  # the "worse" e-value has reached its threshold: final
     not_worse: bool = False  # the "not worse" e-value has reached its threshold
 
     def flatten(self, prefix: str) -> FlatState:
         return {
-            f"{prefix}.excess": self.sums.excess,
-            f"{prefix}.variance": self.sums.variance,
+            f"{prefix}.worseEvidence": [_finite(w) for w in self.worse_wealth],
+            f"{prefix}.notWorseEvidence": [_finite(w) for w in self.better_wealth],
             f"{prefix}.canaryEvents": self.canary_events,
             f"{prefix}.primaryEvents": self.primary_events,
-            f"{prefix}.worseRelative": self.worse_relative,
-            f"{prefix}.worseAbsolute": self.worse_absolute,
+            f"{prefix}.worse": self.worse,
             f"{prefix}.notWorse": self.not_worse,
         }
 
     @classmethod
     def unflatten(cls, flat: Mapping[str, object], prefix: str) -> MetricState:
         return cls(
-            sums=ShareSums(
-                excess=_number(flat, f"{prefix}.excess"),
-                variance=_number(flat, f"{prefix}.variance"),
-            ),
+            worse_wealth=_numbers(flat, f"{prefix}.worseEvidence", len(FAIL_TILTS)),
+            better_wealth=_numbers(flat, f"{prefix}.notWorseEvidence", 2 * len(PASS_TILTS)),
             canary_events=_count(flat, f"{prefix}.canaryEvents"),
             primary_events=_count(flat, f"{prefix}.primaryEvents"),
-            worse_relative=_flag(flat, f"{prefix}.worseRelative"),
-            worse_absolute=_flag(flat, f"{prefix}.worseAbsolute"),
+            worse=_flag(flat, f"{prefix}.worse"),
             not_worse=_flag(flat, f"{prefix}.notWorse"),
         )
 
@@ -75,7 +74,7 @@ class JudgeState:
         )
 
     def to_dict(self) -> FlatState:
-        """A flat mapping of numbers, as the Canary status stores it (JSON-safe)."""
+        """A flat mapping of numbers and lists of numbers, as the Canary status stores it."""
         flat: FlatState = {"canaryRequests": self.canary_requests}
         flat["primaryRequests"] = self.primary_requests
         flat.update(_flatten_counts(self.seen_primary, "seenPrimary"))
@@ -94,6 +93,14 @@ class JudgeState:
             primary_requests=_count(flat, "primaryRequests"),
             metrics={name: MetricState.unflatten(flat, name) for name in metric_names},
         )
+
+
+# JSON has no infinities; a log-evidence this far out is as decisive as an infinite one.
+_LOG_BOUND = 1e6
+
+
+def _finite(value: float) -> float:
+    return max(-_LOG_BOUND, min(_LOG_BOUND, value))
 
 
 def _flatten_counts(counts: Counts, prefix: str) -> FlatState:
@@ -125,11 +132,24 @@ def _count(flat: Mapping[str, object], key: str) -> int:
     return value
 
 
-def _number(flat: Mapping[str, object], key: str) -> float:
+def _numbers(flat: Mapping[str, object], key: str, length: int) -> tuple[float, ...]:
     value = _value(flat, key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"sequential judge state: {key}: expected a number, got {value!r}")
-    return float(value)
+    if not (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and len(value) == length
+        and all(_is_number(item) for item in value)
+    ):
+        raise ConfigError(
+            f"sequential judge state: {key}: expected a list of {length} numbers, got {value!r}"
+        )
+    return tuple(float(item) for item in value)
+
+
+def _is_number(item: object) -> bool:
+    return (
+        not isinstance(item, bool) and isinstance(item, int | float) and math.isfinite(float(item))
+    )
 
 
 def _flag(flat: Mapping[str, object], key: str) -> bool:

@@ -2,10 +2,13 @@
 
 Flagger compares each interval's success rate and P99 with fixed thresholds and needs several
 failed intervals to roll back; looking more often would only raise its false alarms. This judge
-instead accumulates e-values (see `evidence.py`) from the counts of both versions, so it may be
-asked after every scrape: a canary no worse than tolerated is rolled back with probability at
-most α over the whole analysis, and a clearly worse one is caught as soon as the counts show it.
-`docs/analysis.md` states the test, its assumptions and what it does not promise.
+instead multiplies, look by look, e-value factors computed from that look's counts of both
+versions (see `evidence.py`), so it may be asked after every scrape: a canary that is within
+tolerance of the primary in every look is rolled back with probability at most α over the whole
+analysis, however the traffic and the primary's own error rate change, and a clearly worse one is
+caught as soon as the counts show it. A second test, against a wider promotion tolerance, says
+when a canary is shown good enough to promote before its schedule ends. `docs/analysis.md` states
+both tests, their proofs and their assumptions.
 
 The judge is pure: the engine feeds it cumulative counts and keeps `state` in the Canary status.
 """
@@ -18,10 +21,12 @@ from enum import StrEnum
 
 from kanaria.analysis.counts import ERRORS, LATENCY, Counts
 from kanaria.analysis.evidence import (
-    RateEvidence,
+    Look,
+    added,
+    better_floor_log_factors,
+    better_share_log_factors,
     log_mean_exp,
-    log_share_evidence,
-    null_share,
+    worse_log_factors,
 )
 from kanaria.analysis.judge_state import JudgeState, MetricState
 from kanaria.errors import ConfigError
@@ -60,7 +65,8 @@ class SequentialConfig:
     """The judge's knobs; the defaults and their reasons are in docs/analysis.md."""
 
     # Chance, over the whole analysis, of rolling back a canary that is within tolerance on every
-    # judged metric (split evenly between them), and of passing one that is not.
+    # judged metric (split evenly between them), and of passing one that is beyond the promotion
+    # tolerance on some metric.
     alpha: float = 0.01
     errors: Tolerance = field(default_factory=lambda: Tolerance(relative=0.2, absolute=0.001))
     # A P99 bound tolerates 1 % of requests above it, hence the latency floor.
@@ -69,12 +75,23 @@ class SequentialConfig:
     latency_bound_ms: float | None = 500.0
     # No pass before the canary has served this many requests, whatever the statistics say.
     min_canary_requests: int = 1000
+    # How much worse a canary may be and still pass (be promoted before its schedule ends): wider
+    # than the rollback tolerance, since proving "no more than 20 % worse" takes hundreds of
+    # events; a canary between the two is neither rolled back nor passed with any guarantee.
+    promotion_errors: Tolerance = field(
+        default_factory=lambda: Tolerance(relative=1.0, absolute=0.005)
+    )
+    promotion_latency: Tolerance = field(
+        default_factory=lambda: Tolerance(relative=1.0, absolute=0.02)
+    )
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
             raise ConfigError(f"alpha: expected a probability in (0, 1), got {self.alpha}")
         self.errors.check("errors")
         self.latency.check("latency")
+        self.promotion_errors.check("promotion_errors")
+        self.promotion_latency.check("promotion_latency")
         if self.latency_bound_ms is not None and not self.latency_bound_ms > 0.0:
             raise ConfigError(f"latency_bound_ms: expected > 0, got {self.latency_bound_ms}")
         if self.min_canary_requests < 0:
@@ -86,6 +103,9 @@ class SequentialConfig:
 
     def tolerance(self, metric: str) -> Tolerance:
         return self.errors if metric == ERRORS else self.latency
+
+    def promotion_tolerance(self, metric: str) -> Tolerance:
+        return self.promotion_errors if metric == ERRORS else self.promotion_latency
 
     @property
     def fail_threshold(self) -> float:
@@ -131,14 +151,6 @@ class SequentialJudge:
                 f"sequential judge state covers {sorted(self.state.metrics)} but the"
                 f" configuration judges {sorted(config.metrics)}: restart the analysis"
             )
-        self._worse_tests = {
-            metric: RateEvidence(config.tolerance(metric).absolute, above=True)
-            for metric in config.metrics
-        }
-        self._better_tests = {
-            metric: RateEvidence(config.tolerance(metric).absolute, above=False)
-            for metric in config.metrics
-        }
 
     def reset(self) -> None:
         """Forget everything: the next counts are taken as counted from zero."""
@@ -188,73 +200,56 @@ class SequentialJudge:
     def _add_metric(
         self, metric_state: MetricState, metric: str, primary: Counts, canary: Counts
     ) -> MetricState:
-        canary_events, primary_events = canary.events(metric), primary.events(metric)
-        sums = metric_state.sums
-        if canary_events + primary_events:
-            ratio = 1.0 + self.config.tolerance(metric).relative
-            share = null_share(canary.requests, primary.requests, ratio)
-            sums = sums.add(canary_events, canary_events + primary_events, share)
+        look = Look(
+            canary_requests=canary.requests,
+            canary_events=canary.events(metric),
+            primary_requests=primary.requests,
+            primary_events=primary.events(metric),
+        )
+        tolerance = self.config.tolerance(metric)
+        worse = worse_log_factors(look, 1.0 + tolerance.relative, tolerance.absolute)
         return replace(
             metric_state,
-            sums=sums,
-            canary_events=metric_state.canary_events + canary_events,
-            primary_events=metric_state.primary_events + primary_events,
+            worse_wealth=added(metric_state.worse_wealth, worse),
+            better_wealth=added(metric_state.better_wealth, self._better(metric, look)),
+            canary_events=metric_state.canary_events + look.canary_events,
+            primary_events=metric_state.primary_events + look.primary_events,
         )
+
+    def _better(self, metric: str, look: Look) -> tuple[float, ...]:
+        # "Not worse than the promotion tolerance" holds if either of its sides does, so either
+        # side's test may show it: the judge runs both and averages them (an average of e-values
+        # is one), the relative side's alternatives first, then the floor's.
+        tolerance = self.config.promotion_tolerance(metric)
+        share = better_share_log_factors(look, 1.0 + tolerance.relative)
+        return share + better_floor_log_factors(look, tolerance.absolute)
 
     def _verdict(self, note: str) -> Verdict:
         judged = {metric: self._judge_metric(metric) for metric in self.config.metrics}
         metrics = {metric: metric_state for metric, (_, metric_state) in judged.items()}
         self.state = replace(self.state, metrics=metrics)
         checks = tuple(check for check, _ in judged.values())
-        decision = _overall(checks, self.state.canary_requests)
+        decision = _overall(checks)
         return Verdict(decision, checks, self._summary(decision, checks, note))
 
     def _judge_metric(self, metric: str) -> tuple[CheckResult, MetricState]:
         metric_state = self.state.metrics[metric]
-        log_worse_relative = log_share_evidence(metric_state.sums, canary_worse=True)
-        log_worse_absolute = self._worse_tests[metric].log_evidence(
-            metric_state.canary_events, self.state.canary_requests
-        )
-        log_not_worse = self._log_not_worse(metric, metric_state)
-        metric_state = self._remember_crossings(
-            metric_state, log_worse_relative, log_worse_absolute, log_not_worse
-        )
-        log_worse = min(log_worse_relative, log_worse_absolute)
-        return self._check_result(metric, metric_state, log_worse, log_not_worse), metric_state
-
-    def _log_not_worse(self, metric: str, metric_state: MetricState) -> float:
-        # "Within tolerance" holds if either side does, so either test may show it: averaging
-        # the two e-values keeps one e-value for the intersection of their nulls.
-        log_relative = log_share_evidence(metric_state.sums, canary_worse=False)
-        log_absolute = self._better_tests[metric].log_evidence(
-            metric_state.canary_events, self.state.canary_requests
-        )
-        return log_mean_exp((log_relative, log_absolute))
-
-    def _remember_crossings(
-        self,
-        metric_state: MetricState,
-        worse_relative: float,
-        worse_absolute: float,
-        not_worse: float,
-    ) -> MetricState:
-        # Ville bounds the chance of *ever* crossing, so a crossing stays counted. "Worse than
-        # tolerated" needs both the relative and the absolute test, each at the full level: the
-        # null is their union, and whichever part is true keeps its own test from crossing.
-        log_fail = math.log(self.config.fail_threshold)
-        enough_traffic = self.state.canary_requests >= self.config.min_canary_requests
-        return replace(
+        log_worse = log_mean_exp(metric_state.worse_wealth)
+        log_not_worse = log_mean_exp(metric_state.better_wealth)
+        # Ville bounds the chance of *ever* crossing, so a crossing stays counted.
+        metric_state = replace(
             metric_state,
-            worse_relative=metric_state.worse_relative or worse_relative >= log_fail,
-            worse_absolute=metric_state.worse_absolute or worse_absolute >= log_fail,
+            worse=metric_state.worse or log_worse >= math.log(self.config.fail_threshold),
             not_worse=metric_state.not_worse
-            or (enough_traffic and not_worse >= math.log(self.config.pass_threshold)),
+            or log_not_worse >= math.log(self.config.pass_threshold),
         )
+        return self._check_result(metric, metric_state, log_worse, log_not_worse), metric_state
 
     def _check_result(
         self, metric: str, metric_state: MetricState, log_worse: float, log_not_worse: float
     ) -> CheckResult:
-        decision = _metric_decision(metric_state)
+        enough_traffic = self.state.canary_requests >= self.config.min_canary_requests
+        decision = _metric_decision(metric_state, enough_traffic)
         result = CheckResult(
             metric=metric,
             decision=decision,
@@ -271,12 +266,13 @@ class SequentialJudge:
     def _explain(self, result: CheckResult) -> str:
         label = "errors" if result.metric == ERRORS else f"requests over {self._bound_text()}"
         tolerance = self.config.tolerance(result.metric).describe()
+        promotion = self.config.promotion_tolerance(result.metric).describe()
         return (
             f"{label}: canary {_share_text(result.canary_events, result.canary_requests)}"
             f" vs primary {_share_text(result.primary_events, result.primary_requests)};"
             f" evidence canary worse than {tolerance}: {_evidence_text(result.worse_evidence)}"
             f" (fail at {self.config.fail_threshold:g} = {len(self.config.metrics)}/α),"
-            f" not worse: {_evidence_text(result.not_worse_evidence)}"
+            f" within {promotion}: {_evidence_text(result.not_worse_evidence)}"
             f" (pass at {self.config.pass_threshold:g} = 1/α) → {result.decision}"
         )
 
@@ -299,18 +295,18 @@ def _consistent(delta: Counts, metrics: tuple[str, ...]) -> bool:
     return all(delta.events(metric) <= delta.requests for metric in metrics)
 
 
-def _metric_decision(metric_state: MetricState) -> Decision:
-    if metric_state.worse_relative and metric_state.worse_absolute:
+def _metric_decision(metric_state: MetricState, enough_traffic: bool) -> Decision:
+    if metric_state.worse:
         return Decision.FAIL
-    if metric_state.not_worse:
+    if metric_state.not_worse and enough_traffic:
         return Decision.PASS
     return Decision.CONTINUE
 
 
-def _overall(checks: tuple[CheckResult, ...], canary_requests: int) -> Decision:
+def _overall(checks: tuple[CheckResult, ...]) -> Decision:
     if any(check.decision is Decision.FAIL for check in checks):
         return Decision.FAIL
-    if canary_requests and all(check.decision is Decision.PASS for check in checks):
+    if all(check.decision is Decision.PASS for check in checks):
         return Decision.PASS
     return Decision.CONTINUE
 

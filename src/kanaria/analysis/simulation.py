@@ -8,6 +8,7 @@ the tests and the benchmark get the same numbers on every machine.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import random
 from collections.abc import Sequence
@@ -36,6 +37,23 @@ def binomial(rng: random.Random, trials: int, probability: float) -> int:
         if position > trials:
             return successes
         successes += 1
+
+
+def large_binomial(rng: random.Random, trials: int, probability: float) -> int:
+    """A binomial draw that is exact while small and normal once its variance passes 100.
+
+    For what only needs the right distribution in bulk (how many requests the canary gets, how
+    many fall in the histogram's middle buckets): it keeps a thousand requests a second as cheap
+    as ten. Counts the judges test (errors, the slow tail) use the exact `binomial`.
+    """
+    variance = trials * probability * (1.0 - probability)
+    if variance <= _NORMAL_FROM_VARIANCE:
+        return binomial(rng, trials, probability)
+    draw = round(rng.gauss(trials * probability, math.sqrt(variance)))
+    return min(trials, max(0, draw))
+
+
+_NORMAL_FROM_VARIANCE = 100.0
 
 
 # Istio's default buckets for istio_request_duration_milliseconds, the edges Prometheus sees.
@@ -67,11 +85,20 @@ class Burst:
 
 
 @dataclass(frozen=True)
+class Switch:
+    """From `at_seconds` into the release on, the version's error rate is `error_rate`."""
+
+    at_seconds: float
+    error_rate: float
+
+
+@dataclass(frozen=True)
 class Behaviour:
     """How one version answers: its error rate and its log-normal latency.
 
     `latency_median_ms` and `latency_sigma` shape the log-normal; `latency_shift_ms` adds a
-    constant (a slower code path); `drift_per_hour` raises the error rate as the release ages.
+    constant (a slower code path); `drift_per_hour` raises the error rate as the release ages;
+    `switch` changes it at one moment (a dependency that starts failing, a branch switch).
     """
 
     error_rate: float = 0.01
@@ -80,15 +107,59 @@ class Behaviour:
     latency_shift_ms: float = 0.0
     drift_per_hour: float = 0.0
     burst: Burst | None = None
+    switch: Switch | None = None
 
     def error_rate_at(self, seconds: float, bursting: bool) -> float:
         if bursting and self.burst is not None:
             return self.burst.error_rate
-        return min(1.0, self.error_rate + self.drift_per_hour * seconds / 3600.0)
+        base = self.error_rate
+        if self.switch is not None and seconds >= self.switch.at_seconds:
+            base = self.switch.error_rate
+        return min(1.0, base + self.drift_per_hour * seconds / 3600.0)
 
     def latency_ms(self, rng: random.Random) -> float:
         median = math.log(self.latency_median_ms)
         return rng.lognormvariate(median, self.latency_sigma) + self.latency_shift_ms
+
+    def mean_latency_ms(self) -> float:
+        return self.latency_median_ms * math.exp(self.latency_sigma**2 / 2) + self.latency_shift_ms
+
+    def latency_spread_ms(self) -> float:
+        """Standard deviation of one request's latency."""
+        sigma2 = self.latency_sigma**2
+        return self.latency_median_ms * math.sqrt(math.expm1(sigma2) * math.exp(sigma2))
+
+    def bucket_chances(self) -> tuple[float, ...]:
+        """Chance of one request landing in each Istio bucket (the last is +Inf)."""
+        return _bucket_chances(self.latency_median_ms, self.latency_sigma, self.latency_shift_ms)
+
+
+@functools.cache
+def _bucket_chances(median_ms: float, sigma: float, shift_ms: float) -> tuple[float, ...]:
+    def below(edge: float) -> float:
+        if edge <= shift_ms:
+            return 0.0
+        z = (math.log(edge - shift_ms) - math.log(median_ms)) / sigma
+        return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+    cumulative = [below(edge) for edge in ISTIO_BUCKETS_MS] + [1.0]
+    return tuple(high - low for low, high in zip([0.0, *cumulative[:-1]], cumulative, strict=True))
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """A daily cycle, compressed: traffic and both versions' error rates swing together.
+
+    Each is multiplied by 1 + amplitude · sin(2π · t / period_seconds).
+    """
+
+    period_seconds: float
+    traffic_amplitude: float
+    error_amplitude: float
+
+    def factors(self, seconds: float) -> tuple[float, float]:
+        phase = math.sin(2.0 * math.pi * seconds / self.period_seconds)
+        return 1.0 + self.traffic_amplitude * phase, 1.0 + self.error_amplitude * phase
 
 
 @dataclass(frozen=True)
@@ -97,7 +168,8 @@ class Scenario:
 
     `noise_sigma` makes both versions' error rates wander together from second to second (a
     log-normal factor shared by both, like a flaky dependency); `traffic_burst` multiplies the
-    arrival rate during one second in ten by that factor (bursty clients).
+    arrival rate during one second in ten by that factor (bursty clients); `cycle` makes traffic
+    and error rates swing with the time of day.
     """
 
     name: str
@@ -107,6 +179,7 @@ class Scenario:
     noise_sigma: float = 0.0
     traffic_burst: float = 1.0
     canary_is_worse: bool = False
+    cycle: Cycle | None = None
 
 
 def _worse(name: str, **canary: Any) -> Scenario:
@@ -237,10 +310,14 @@ class TrafficSimulator:
         rate = scenario.requests_per_second
         if scenario.traffic_burst != 1.0 and rng.random() < 0.1:
             rate *= scenario.traffic_burst
-        arrivals = poisson(rng, rate)
-        canary_requests = binomial(rng, arrivals, canary_weight)
         # One factor for both versions: a shared cause moves their error rates together.
         noise = rng.lognormvariate(0.0, scenario.noise_sigma) if scenario.noise_sigma else 1.0
+        if scenario.cycle is not None:
+            traffic_factor, error_factor = scenario.cycle.factors(self.elapsed_seconds)
+            rate *= traffic_factor
+            noise *= error_factor
+        arrivals = poisson(rng, rate)
+        canary_requests = large_binomial(rng, arrivals, canary_weight)
         for version, requests in (
             ("primary", arrivals - canary_requests),
             ("canary", canary_requests),
@@ -256,15 +333,45 @@ class TrafficSimulator:
             * behaviour.error_rate_at(self.elapsed_seconds, self._bursting(version, behaviour)),
         )
         errors = binomial(self.rng, requests, error_rate)
-        latencies = [behaviour.latency_ms(self.rng) for _ in range(requests)]
+        buckets, mean_latency = self._latencies(behaviour, requests)
         for target in (tally, self._totals[version]):
             target.requests += requests
             target.errors += errors
-            for latency in latencies:
-                target.buckets[bisect.bisect_left(ISTIO_BUCKETS_MS, latency)] += 1
+            for index, count in enumerate(buckets):
+                target.buckets[index] += count
         if requests:
             tally.error_rates.append(errors / requests)
-            tally.mean_latencies.append(sum(latencies) / requests)
+            tally.mean_latencies.append(mean_latency)
+
+    def _latencies(self, behaviour: Behaviour, requests: int) -> tuple[list[int], float]:
+        """Bucket counts and mean latency of one second's requests.
+
+        Request by request up to a few dozen; beyond, bucket by bucket (the tail exactly) and a
+        normal mean, which is what the mean of that many log-normal latencies is.
+        """
+        if requests <= _ONE_BY_ONE_UP_TO:
+            latencies = [behaviour.latency_ms(self.rng) for _ in range(requests)]
+            buckets = [0] * (len(ISTIO_BUCKETS_MS) + 1)
+            for latency in latencies:
+                buckets[bisect.bisect_left(ISTIO_BUCKETS_MS, latency)] += 1
+            return buckets, sum(latencies) / requests if requests else 0.0
+        buckets = self._bucket_counts(behaviour.bucket_chances(), requests)
+        spread = behaviour.latency_spread_ms() / math.sqrt(requests)
+        return buckets, self.rng.gauss(behaviour.mean_latency_ms(), spread)
+
+    def _bucket_counts(self, chances: tuple[float, ...], requests: int) -> list[int]:
+        # From the slowest bucket down, each a binomial of what is left: the rare slow buckets
+        # are drawn exactly, the crowded fast ones in bulk.
+        counts = [0] * len(chances)
+        left, mass = requests, 1.0
+        for index in range(len(chances) - 1, -1, -1):
+            if left == 0 or mass <= 0.0:
+                break
+            share = min(1.0, chances[index] / mass) if index else 1.0
+            counts[index] = large_binomial(self.rng, left, share)
+            left -= counts[index]
+            mass -= chances[index]
+        return counts
 
     def _bursting(self, version: str, behaviour: Behaviour) -> bool:
         burst = behaviour.burst
@@ -274,3 +381,8 @@ class TrafficSimulator:
             self._burst_left[version] = burst.seconds
         self._burst_left[version] -= 1.0
         return self._burst_left[version] >= 0.0
+
+
+# Below this many requests in a second, latencies are drawn one by one (Kayenta's per-second
+# mean of a handful of requests is far from normal).
+_ONE_BY_ONE_UP_TO = 40

@@ -2,8 +2,9 @@
 
 Runs the real engine on the simulated platform (`platforms/simulated`) for Flagger's checks, a
 Kayenta-style judge and kanaria's sequential judge on the same scenarios and seeds, prints the
-table of issue 6 and, with `--json`, writes every number behind it. The heavy imports happen
-inside the command, so other commands stay quick to start.
+tables and the goals of issue 14 and, with `--json`, writes every number behind them. Exits 1
+when a goal is missed, so CI can hold the judge to them. The heavy imports happen inside the
+command, so other commands stay quick to start.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def register(commands: Any) -> None:
             "Release simulated good and bad canaries under Flagger's checks (the seed Canary), "
             "a Kayenta-style Mann-Whitney judge and kanaria's sequential judge, on the same "
             "seeds, and print detection rate, blast radius, false rollbacks and time to "
-            "promotion."
+            "promotion, and whether the judge meets its goals (exit code 1 when one is missed)."
         ),
     )
     decisions.add_argument(
@@ -74,6 +75,7 @@ def _positive(text: str) -> int:
 
 def run_decisions(args: argparse.Namespace) -> int:
     from kanaria.platforms.simulated.bench import run_releases, summarise  # noqa: PLC0415
+    from kanaria.platforms.simulated.goals import check_goals  # noqa: PLC0415
     from kanaria.platforms.simulated.report import as_json, render  # noqa: PLC0415
     from kanaria.platforms.simulated.scenarios import benchmark_scenarios  # noqa: PLC0415
 
@@ -89,7 +91,7 @@ def run_decisions(args: argparse.Namespace) -> int:
         document = as_json(summaries, results, scenarios, seeds, wall)
         args.json.write_text(json.dumps(document, indent=1) + "\n")
         print(f"results written to {args.json}")
-    return 0
+    return 0 if all(goal.met for goal in check_goals(summaries)) else 1
 
 
 def _progress(done: int, total: int) -> None:

@@ -283,6 +283,19 @@ class ToleranceSpec(Model):
     absolute: float = Field(ge=0, lt=1)
 
 
+class EarlyPromotion(Model):
+    """Promote before the weight schedule ends, once the judge has shown the canary to be within
+    these (wider) tolerances of the primary and it has served traffic for `minExposure`."""
+
+    min_exposure: Duration = 60.0
+    error_tolerance: ToleranceSpec = Field(
+        default_factory=lambda: ToleranceSpec(relative=1.0, absolute=0.005)
+    )
+    latency_tolerance: ToleranceSpec = Field(
+        default_factory=lambda: ToleranceSpec(relative=1.0, absolute=0.02)
+    )
+
+
 class Judge(Model):
     """kanaria's sequential judge (docs/analysis.md); off unless present."""
 
@@ -296,8 +309,18 @@ class Judge(Model):
     )
     latency_bound: Duration | None = 0.5
     min_canary_requests: int = Field(default=1000, ge=0)
-    early_promotion: bool = False
+    # `true` takes the defaults, `false` (or nothing) keeps promotion on the weight schedule.
+    early_promotion: EarlyPromotion | None = None
     look_interval: Duration = 10.0
+
+    @field_validator("early_promotion", mode="before")
+    @classmethod
+    def _switch(cls, value: Any) -> Any:
+        if value is True:
+            return {}
+        if value is False:
+            return None
+        return value
 
 
 class Analysis(Model):

@@ -82,6 +82,15 @@ class PolicyRun:
         return 0 if judge is None else _whole_seconds(judge.look_interval, "judge.lookInterval")
 
     @property
+    def schedule_seconds(self) -> int:
+        """When the weight schedule alone promotes: a tick to start, one per step, one to end."""
+        analysis = self.canary.spec.analysis
+        steps = len(analysis.step_weights) or math.ceil(
+            (analysis.max_weight or 0) / (analysis.step_weight or 1)
+        )
+        return self.tick_every * (steps + 1)
+
+    @property
     def windows(self) -> list[int]:
         return [
             _whole_seconds(metric.interval_seconds, f"metric {metric.name} interval")
@@ -144,6 +153,20 @@ class PolicyRun:
             self.outcome, self.seconds = Outcome.ROLLED_BACK, float(elapsed)
         elif phase in (Phase.PROMOTING, Phase.FINALISING, Phase.SUCCEEDED):
             self.outcome, self.seconds = Outcome.PROMOTED, float(elapsed)
+            self._serve_everyone(elapsed)
+
+    def _serve_everyone(self, elapsed: int) -> None:
+        """A version promoted before its schedule ended serves all traffic until that end.
+
+        So the blast radius of a bad canary promoted early counts what it does to everyone, not
+        only the little it did while it was a canary: promoting early must not look like harm
+        avoided. The simulator is copied first, as other policies may still be sharing it.
+        """
+        left = self.schedule_seconds - elapsed
+        if left <= 0 or self.simulator is None:
+            return
+        self.simulator = copy.deepcopy(self.simulator)
+        self.record.add(self.simulator.run(left, canary_weight=1.0))
 
     def result(self, scenario: Scenario, seed: int) -> ReleaseResult:
         return ReleaseResult(

@@ -1,120 +1,45 @@
 """The benchmark's answer: the tables a person reads, the goals checked, and the JSON kept.
 
-The goals are issue 6's, checked for each variant of the sequential judge against the seed's
-Flagger policy: false rollbacks no more than Flagger's and at most 1 %; on every bad-canary
-scenario a median blast radius at most a fifth of Flagger's and a detection rate at least
-Flagger's; a good canary promoted no later than Flagger promotes it.
+The goals (issue 14, `goals.py`) are checked for each variant of the sequential judge against
+the seed's Flagger policy; the text lists each kind of goal with the scenarios that missed it,
+the JSON every goal with its id.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from kanaria.analysis.simulation import Scenario
 from kanaria.platforms.simulated.bench import Summary
+from kanaria.platforms.simulated.goals import (
+    BASELINE,
+    JUDGED,
+    Goal,
+    SummaryIndex,
+    blast_ratio,
+    check_goals,
+)
 from kanaria.platforms.simulated.policies import JUDGE, POLICIES, Policy
 from kanaria.platforms.simulated.release import ReleaseResult
 from kanaria.platforms.simulated.scenarios import BASE_ERROR_RATE
 from kanaria.platforms.simulated.traffic import TOO_SLOW_MS
-
-BASELINE = "flagger"
-JUDGED = ("sequential", "sequential-early")
-MAX_FALSE_ROLLBACKS = 0.01
-MAX_BLAST_RATIO = 0.2
 
 DEFINITIONS = {
     "base error rate": f"{100 * BASE_ERROR_RATE:g} % on the primary; a bad canary adds its points",
     "blast radius": (
         f"canary requests that failed (5xx) or took > {TOO_SLOW_MS:g} ms (the seed's P99 bound),"
         " each counted once, from the new revision until traffic returned to the primary; a bad"
-        " canary that was promoted counts until its promotion (a lower bound: it then serves"
-        " everyone)"
+        " canary that was promoted counts until its promotion, and one promoted before the"
+        " schedule's end also counts all the traffic it then serves until that end"
     ),
     "detection rate": "bad canaries rolled back",
     "false rollback rate": "good canaries rolled back (95 % upper confidence bound in brackets)",
     "time to promotion": "from the new revision to the spec copied to the primary",
+    "early promotions": "releases the judge promoted before the weight schedule ended",
     "ratio": "median blast radius of sequential / median blast radius of flagger",
 }
-
-
-SummaryIndex = dict[tuple[str, str], Summary]  # by (scenario, policy)
-
-
-@dataclass(frozen=True)
-class Goal:
-    policy: str
-    statement: str
-    met: bool
-    detail: str
-
-
-def blast_ratio(by_key: SummaryIndex, scenario: str, policy: str) -> float | None:
-    """Median blast radius of `policy` over Flagger's; None when Flagger's is 0."""
-    judged = by_key[(scenario, policy)].blast_radius_median
-    baseline = by_key[(scenario, BASELINE)].blast_radius_median
-    if baseline == 0:
-        return None if judged else 0.0
-    return float(judged / baseline)
-
-
-def check_goals(summaries: list[Summary]) -> list[Goal]:
-    by_key = {(s.scenario, s.policy): s for s in summaries}
-    policies = {s.policy for s in summaries}
-    if BASELINE not in policies:
-        return []
-    goals: list[Goal] = []
-    for policy in (p for p in JUDGED if p in policies):
-        good = [s for s in summaries if s.policy == policy and not s.canary_is_worse]
-        bad = [s for s in summaries if s.policy == policy and s.canary_is_worse]
-        if good:
-            goals += [_false_rollbacks(policy, good, by_key), _promotion_time(good, by_key)]
-        if bad:
-            goals += [_blast_radius(policy, bad, by_key), _detection(bad, by_key)]
-    return goals
-
-
-def _false_rollbacks(policy: str, good: list[Summary], by_key: SummaryIndex) -> Goal:
-    judged = _pooled_rate(good)
-    baseline = _pooled_rate([by_key[(s.scenario, BASELINE)] for s in good])
-    met = judged <= baseline and judged <= MAX_FALSE_ROLLBACKS
-    detail = f"{_percent(judged)} vs flagger {_percent(baseline)}, pooled over good scenarios"
-    return Goal(policy, "false rollbacks <= flagger's and <= 1 %", met, detail)
-
-
-def _promotion_time(good: list[Summary], by_key: SummaryIndex) -> Goal:
-    late = []
-    for summary in good:
-        baseline = by_key[(summary.scenario, BASELINE)].promotion_seconds_median
-        mine = summary.promotion_seconds_median
-        if mine is None or (baseline is not None and mine > baseline):
-            late.append(f"{summary.scenario} {_duration(mine)} vs {_duration(baseline)}")
-    detail = "; ".join(late) or "every good scenario"
-    return Goal(good[0].policy, "median time to promotion <= flagger's", not late, detail)
-
-
-def _blast_radius(policy: str, bad: list[Summary], by_key: SummaryIndex) -> Goal:
-    missed = []
-    for summary in bad:
-        ratio = blast_ratio(by_key, summary.scenario, policy)
-        if ratio is None or ratio > MAX_BLAST_RATIO:
-            missed.append(f"{summary.scenario} {_ratio(ratio)}")
-    detail = "; ".join(missed) or "every bad scenario"
-    return Goal(policy, "median blast radius <= 1/5 of flagger's", not missed, detail)
-
-
-def _detection(bad: list[Summary], by_key: SummaryIndex) -> Goal:
-    short = []
-    for summary in bad:
-        baseline = by_key[(summary.scenario, BASELINE)].rollback_rate
-        if summary.rollback_rate < baseline:
-            short.append(
-                f"{summary.scenario} {_percent(summary.rollback_rate)} vs {_percent(baseline)}"
-            )
-    detail = "; ".join(short) or "every bad scenario"
-    return Goal(bad[0].policy, "detection rate >= flagger's", not short, detail)
 
 
 def _ratios(summaries: list[Summary], by_key: SummaryIndex) -> dict[str, dict[str, float | None]]:
@@ -126,11 +51,6 @@ def _ratios(summaries: list[Summary], by_key: SummaryIndex) -> dict[str, dict[st
             ratio = blast_ratio(by_key, summary.scenario, summary.policy)
             ratios.setdefault(summary.policy, {})[summary.scenario] = ratio
     return ratios
-
-
-def _pooled_rate(summaries: list[Summary]) -> float:
-    releases = sum(s.releases for s in summaries)
-    return sum(s.rolled_back for s in summaries) / releases if releases else 0.0
 
 
 # text
@@ -149,6 +69,9 @@ def render(summaries: list[Summary], seeds: int, wall_seconds: float | None = No
         lines += _blast_table(bad, names, by_key)
         lines += _table(
             "Bad canaries: median time to rollback", bad, names, by_key, _rollback_time_cell
+        )
+        lines += _table(
+            "Bad canaries: promoted early by the judge", bad, names, by_key, _early_cell
         )
     if good:
         lines += _table(
@@ -252,13 +175,27 @@ def _promotion_cell(summary: Summary) -> str:
     return _duration(summary.promotion_seconds_median) + early
 
 
+def _early_cell(summary: Summary) -> str:
+    return f"{summary.early_promotions} of {summary.releases}"
+
+
 def _goal_lines(goals: list[Goal]) -> list[str]:
+    """One line per kind of goal and policy: met everywhere, or where it was missed."""
     if not goals:
         return []
-    lines = ["Goals (issue 6), against flagger:"]
+    groups: dict[tuple[str, str], list[Goal]] = {}
     for goal in goals:
-        verdict = "met" if goal.met else "MISSED"
-        lines.append(f"  {goal.policy:<17} {goal.statement:<42} {verdict:<7} {goal.detail}")
+        groups.setdefault((goal.policy, goal.statement), []).append(goal)
+    missed_count = sum(not goal.met for goal in goals)
+    lines = [f"Goals (issue 14), against flagger: {len(goals) - missed_count} of {len(goals)} met"]
+    for (policy, statement), group in groups.items():
+        missed = [goal for goal in group if not goal.met]
+        if missed:
+            where = "; ".join(f"{goal.scenario}: {goal.detail}" for goal in missed)
+            verdict = f"MISSED in {len(missed)} of {len(group)}: {where}"
+        else:
+            verdict = f"met in all {len(group)}"
+        lines.append(f"  {policy:<17} {statement:<48} {verdict}")
     return lines
 
 
