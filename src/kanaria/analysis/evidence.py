@@ -87,21 +87,44 @@ def worse_log_factors(look: Look, ratio: float, floor: float) -> tuple[float, ..
 
     Tolerated is r_canary ≤ max(ratio · r_primary, floor). The share factor has expectation at
     most one when the relative part holds, the floor factor when the floor part holds; their
-    minimum when either does. The floor factor's tilt β = λ − log c is the share factor's weight
-    on a canary event, so the two agree on events and the minimum costs only in looks where the
-    primary had fewer events than the floor would give it.
+    minimum when either does, whichever it is in this look.
     """
+    return tuple(
+        min(share, below_floor)
+        for share, below_floor in zip(
+            worse_share_log_factors(look, ratio),
+            worse_floor_log_factors(look, ratio, floor),
+            strict=True,
+        )
+    )
+
+
+def worse_share_log_factors(look: Look, ratio: float) -> tuple[float, ...]:
+    """Per tilt: log factors for "r_canary > ratio · r_primary", from who got the events."""
     if look.empty:
         return (0.0,) * len(FAIL_TILTS)
     share = null_share(look.canary_requests, look.primary_requests, ratio)
     events = look.canary_events + look.primary_events
+    return tuple(
+        tilt * look.canary_events - events * math.log1p(share * math.expm1(tilt))
+        for tilt in FAIL_TILTS
+    )
+
+
+def worse_floor_log_factors(look: Look, ratio: float, floor: float) -> tuple[float, ...]:
+    """Per tilt: log factors for "r_canary > floor", from the canary's counts alone.
+
+    The tilt β = λ − log(1 + p·(e^λ − 1)) is what the share factor puts on one canary event, so
+    the two factors agree on events and their minimum costs only in looks where the primary had
+    fewer events than the floor would give it.
+    """
+    if look.empty:
+        return (0.0,) * len(FAIL_TILTS)
+    share = null_share(look.canary_requests, look.primary_requests, ratio)
     factors = []
     for tilt in FAIL_TILTS:
-        log_c = math.log1p(share * math.expm1(tilt))
-        share_factor = tilt * look.canary_events - events * log_c
-        beta = tilt - log_c
-        floor_factor = beta * look.canary_events - look.canary_requests * floor * math.expm1(beta)
-        factors.append(min(share_factor, floor_factor))
+        beta = tilt - math.log1p(share * math.expm1(tilt))
+        factors.append(beta * look.canary_events - look.canary_requests * floor * math.expm1(beta))
     return tuple(factors)
 
 

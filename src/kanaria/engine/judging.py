@@ -104,9 +104,7 @@ async def _save(release: Release, judge: SequentialJudge, started_at: float) -> 
     await release.set_status(judge=flat)
 
 
-def _restore(
-    release: Release, config: SequentialConfig
-) -> tuple[SequentialJudge, float] | None:
+def _restore(release: Release, config: SequentialConfig) -> tuple[SequentialJudge, float] | None:
     flat = release.status.judge
     if not flat:
         return None

@@ -2,7 +2,8 @@
 
 The seed's schedule: a look every minute, canary weight 10 → 50 % by 10 points a minute, then
 held at 50 %; primary errors 1 %, requests over the latency bound 1 %; the judge's defaults.
-`pytest -s` prints the figures that docs/analysis.md quotes.
+`pytest -s -m montecarlo` prints the figures that docs/analysis.md quotes (minutes: not part of
+the default run).
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ WORSE = [
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.montecarlo
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize(("scenario", "most_requests"), WORSE, ids=[s.name for s, _ in WORSE])
 def test_a_worse_canary_is_caught(scenario: Scenario, most_requests: int) -> None:
     figures = measure(scenario, want_fail=True)
@@ -84,7 +86,8 @@ def test_a_worse_canary_is_caught(scenario: Scenario, most_requests: int) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.montecarlo
+@pytest.mark.timeout(900)
 def test_an_identical_canary_passes_after_enough_traffic() -> None:
     identical = Scenario("identical (1 % errors, 1 % slow)", errors(BASE), minutes=180)
     figures = measure(identical, want_fail=False, runs=100)
@@ -94,7 +97,8 @@ def test_an_identical_canary_passes_after_enough_traffic() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.montecarlo
+@pytest.mark.timeout(900)
 def test_an_identical_canary_without_errors_passes_on_the_floor_alone() -> None:
     clean = Scenario("identical, no errors, 0.5 % slow", Release(0.0, 0.0, 0.005, 0.005), 10.0)
     figures = measure(clean, want_fail=False)

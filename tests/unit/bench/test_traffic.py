@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from kanaria.analysis.simulation import SCENARIOS, IntervalTraffic, VersionInterval
+from kanaria.analysis.simulation import (
+    SCENARIOS,
+    IntervalTraffic,
+    TrafficSimulator,
+    VersionInterval,
+)
 from kanaria.engine.ports import Routes
 from kanaria.errors import ConfigError
 from kanaria.platforms.simulated.scenarios import (
     BAD,
     BASE_ERROR_RATE,
+    BENCHMARK_SCENARIOS,
+    EXTRA,
     GOOD,
+    SWITCH_SECONDS,
     benchmark_scenarios,
     rebased,
 )
@@ -114,12 +122,31 @@ def test_scenarios_keep_their_difference_on_a_lower_base() -> None:
     assert moved.canary.error_rate == pytest.approx(BASE_ERROR_RATE + 0.02)
     drift = rebased(SCENARIOS["slow drift"])
     assert drift.canary.drift_per_hour == SCENARIOS["slow drift"].canary.drift_per_hour
-    assert set(GOOD) | set(BAD) == set(SCENARIOS)
-    assert not any(SCENARIOS[name].canary_is_worse for name in GOOD)
+    assert set(GOOD) | set(BAD) == set(SCENARIOS) | {scenario.name for scenario in EXTRA}
+    assert not any(BENCHMARK_SCENARIOS[name].canary_is_worse for name in GOOD)
+    assert all(BENCHMARK_SCENARIOS[name].canary_is_worse for name in BAD)
 
 
 def test_scenarios_are_chosen_by_name_or_slug() -> None:
     chosen = benchmark_scenarios(["errors-+10-pp", "Low traffic 1 rps"])
     assert [s.name for s in chosen] == ["errors +10 pp", "low traffic 1 rps"]
-    with pytest.raises(ConfigError, match="known scenarios: bursty-traffic"):
+    with pytest.raises(ConfigError, match="known scenarios: branch-switch, bursty-traffic"):
         benchmark_scenarios(["errors +3 pp"])
+
+
+def test_the_branch_switch_keeps_the_canary_within_tolerance_at_every_moment() -> None:
+    (switch,) = benchmark_scenarios(["branch switch"])
+    for seconds in (0, SWITCH_SECONDS - 1, SWITCH_SECONDS, 600):
+        primary = switch.primary.error_rate_at(seconds, bursting=False)
+        canary = switch.canary.error_rate_at(seconds, bursting=False)
+        assert canary <= max(1.2 * primary, 0.001)
+    assert switch.primary.error_rate_at(0, bursting=False) == 0.0
+    assert switch.canary.error_rate_at(SWITCH_SECONDS, bursting=False) == 0.005
+
+
+def test_the_diurnal_cycle_moves_traffic_and_errors_of_both_versions() -> None:
+    (diurnal,) = benchmark_scenarios(["diurnal"])
+    simulator = TrafficSimulator(diurnal, seed=1)
+    busy = simulator.run(60, canary_weight=0.5)  # the first quarter of the cycle: rising
+    quiet = simulator.run(120, canary_weight=0.5)  # then past the peak, into the trough
+    assert busy.primary.requests / 60 > 1.3 * quiet.primary.requests / 120

@@ -102,3 +102,45 @@ async def test_without_a_judge_nothing_is_counted(
     await run_with_looks(rollout, looks_per_tick=3, ticks=12)
     assert rollout.phase == "Succeeded"
     assert "judge" not in rollout.status or not rollout.status["judge"]
+
+
+async def test_early_promotion_waits_for_the_minimum_exposure(
+    sim: SimulatedWorld, make_rollout: Callable[..., Rollout]
+) -> None:
+    rollout = make_rollout(with_judge(earlyPromotion={"minExposure": "3m"}, minCanaryRequests=300))
+    sim.observer.counts_script = Traffic(sim, canary_error_rate=0.0, per_look=5000)
+    await rollout.initialized()
+    rollout.set_image("stefanprodan/podinfo:3.1.1")
+    started = passed = None
+    for _ in range(30):
+        await run_with_looks(rollout, looks_per_tick=5, ticks=1)
+        judge = rollout.status.get("judge") or {}
+        if started is None and "startedAt" in judge:
+            started = sim.clock.now().timestamp()
+        if any(m.startswith("Sequential judge passed") for m in rollout.messages):
+            passed = sim.clock.now().timestamp()
+            break
+    assert started is not None
+    assert passed is not None
+    # The evidence is overwhelming after the first look; only the exposure holds it back.
+    assert 3 * 60 <= passed - started <= 4 * 60
+
+
+async def test_early_promotion_uses_the_tolerance_it_is_given(
+    sim: SimulatedWorld, make_rollout: Callable[..., Rollout]
+) -> None:
+    # 2 % errors: within a 5 % promotion floor, never within the default 0.5 % one. The rollback
+    # tolerance is widened too, so that only the promotion decides.
+    wide = {"relative": 1.0, "absolute": 0.05}
+    document = with_judge(
+        earlyPromotion={"minExposure": "1m", "errorTolerance": wide},
+        errorTolerance={"relative": 30.0, "absolute": 0.05},
+        minCanaryRequests=300,
+    )
+    rollout = make_rollout(document)
+    sim.observer.counts_script = Traffic(sim, canary_error_rate=0.02, per_look=5000)
+    await rollout.initialized()
+    rollout.set_image("stefanprodan/podinfo:3.1.1")
+    await run_with_looks(rollout, looks_per_tick=5, ticks=30)
+    assert any(m.startswith("Sequential judge passed podinfo.test") for m in rollout.messages)
+    assert max(rollout.canary_weights) < 50

@@ -217,11 +217,17 @@ async def run_release(
     return [run.result(scenario, seed) for run in runs]
 
 
+# Traffic is served in chunks of at most this many seconds, whatever policies run together: the
+# blast radius counts requests that both failed and were slow per chunk, so chunks must not
+# depend on which policies share a release.
+LONGEST_STEP = 10
+
+
 def _common_step(runs: list[PolicyRun]) -> int:
     """The longest step that lands on every tick, look and metric window boundary."""
     durations = [run.tick_every for run in runs] + [run.look_every for run in runs]
     durations += [window for run in runs for window in run.windows]
-    return math.gcd(*durations)
+    return math.gcd(LONGEST_STEP, *durations)
 
 
 def flow(runs: list[PolicyRun], seconds: int) -> None:
