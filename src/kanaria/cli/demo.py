@@ -5,6 +5,8 @@ Canary to initialize, plays users through the gateway, sets the image as the see
 shows the release as it happens; then the final `describe`, a summary, and an exit code that
 says whether the release ended as the scenario expects. `--scenario rollback` releases a
 version the image catalog marks faulty (30 % of requests fail) and expects a rollback.
+`--judge` adds kanaria's sequential judge (`analysis.judge`) to the seed Canary: a rollback is
+then expected from the judge, before Flagger's rule has counted two failed checks.
 Everything it started is stopped at the end, on Ctrl-C too, unless `--keep` is given.
 """
 
@@ -43,6 +45,9 @@ EXPECTEDEVENTS = {
         "Canary failed! Scaling down podinfo.test",
     ],
 }
+JUDGE_ROLLBACK = "Rolling back podinfo.test sequential judge: "
+# The judge as docs/analysis.md shows it in a Canary, its defaults otherwise.
+JUDGE = {"lookInterval": "10s"}
 DEFAULT_TIME_SCALE = 20.0
 SEED_INTERVAL_SECONDS, SEED_THRESHOLD = 60.0, 5
 
@@ -57,6 +62,10 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--time-scale", type=local._positive, default=DEFAULT_TIME_SCALE,
         help=f"how many times faster than real time (default {DEFAULT_TIME_SCALE:g})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--judge", action="store_true",
+        help="add the sequential judge (analysis.judge) to the seed Canary",
     )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="leave the platform running")
     parser.add_argument("--state-dir", help="use this state dir instead of a fresh one")
@@ -76,11 +85,13 @@ def run(args: argparse.Namespace) -> int:
     config = ControlPlaneConfig(args.time_scale, args.gateway_port or _free_port(), 0)
     console = Console(highlight=False, soft_wrap=True)
     console.print(
-        f"kanaria demo: scenario {args.scenario}, time scale {args.time_scale:g}, state dir {root}"
+        f"kanaria demo: scenario {args.scenario}{', with the judge' if args.judge else ''},"
+        f" time scale {args.time_scale:g}, state dir {root}"
     )
     urls = local.start_in_background(state, config)
     try:
-        return asyncio.run(Demo(args.scenario, args.time_scale, state, urls, console).run())
+        demo = Demo(args.scenario, args.time_scale, state, urls, console, judge=args.judge)
+        return asyncio.run(demo.run())
     finally:
         if args.keep:
             console.print(
@@ -107,6 +118,7 @@ class Outcome:
     traffic: Any
     reaction_seconds: float | None = None
     failures: list[str] = field(default_factory=list)
+    failed_checks: int = 0
 
 
 class Demo:
@@ -117,7 +129,10 @@ class Demo:
         state: StateDir,
         urls: dict[str, str],
         console: Console,
+        *,
+        judge: bool = False,
     ) -> None:
+        self.judge = judge
         self.scenario = scenario
         self.time_scale = time_scale
         self.state = state
@@ -140,6 +155,10 @@ class Demo:
         from kanaria.cli.kubectl import read_manifests  # noqa: PLC0415
 
         manifests = read_manifests([str(SEED)], None)
+        if self.judge:
+            for manifest in manifests:
+                if manifest.get("kind") == "Canary":
+                    manifest["spec"]["analysis"]["judge"] = dict(JUDGE)
         for result in await client.apply(manifests):
             self.console.print(f"  {result['line']}")
 
@@ -172,6 +191,8 @@ class Demo:
             await asyncio.sleep(0.5)  # one more Envoy sample after the last step
         events = [str(e.get("message", "")) for e in await _events(client)]
         outcome = Outcome(phase, events, weights.steps(), time.monotonic() - started, traffic.tally)
+        canary = await client.get(CANARY, NAMESPACE, CANARY_NAME)
+        outcome.failed_checks = int(((canary or {}).get("status") or {}).get("failedChecks", 0))
         if traffic.tally.first_failure is not None:
             back = weights.first_time_at(0, after=traffic.tally.first_failure)
             outcome.reaction_seconds = None if back is None else back - traffic.tally.first_failure
@@ -226,9 +247,11 @@ class Demo:
         expected_phase = "Succeeded" if self.scenario == "promote" else "Failed"
         if outcome.phase != expected_phase:
             failures.append(f"the release ended {outcome.phase}, expected {expected_phase}")
-        for message in EXPECTEDEVENTS[self.scenario]:
+        for message in self._expected_events():
             if not any(event.endswith(message) for event in outcome.events):
                 failures.append(f"no event {message!r}")
+        if self.judge and self.scenario == "rollback":
+            failures += self._judged_early(outcome)
         if self.scenario == "promote" and [w for w in outcome.envoy_steps if w][:5] != [
             10,
             20,
@@ -240,6 +263,19 @@ class Demo:
         if outcome.envoy_steps[-1:] != [0]:
             failures.append(f"the canary still gets {outcome.envoy_steps[-1:]} % of the traffic")
         return failures
+
+    def _expected_events(self) -> list[str]:
+        if self.judge and self.scenario == "rollback":
+            return ["Canary failed! Scaling down podinfo.test"]
+        return EXPECTEDEVENTS[self.scenario]
+
+    def _judged_early(self, outcome: Outcome) -> list[str]:
+        """The judge, not the threshold, rolled back, before a second failed check was counted."""
+        if not any(event.startswith(JUDGE_ROLLBACK) for event in outcome.events):
+            return [f"no event starting {JUDGE_ROLLBACK!r}"]
+        if outcome.failed_checks >= 2:
+            return [f"the judge rolled back after {outcome.failed_checks} failed checks"]
+        return []
 
     async def _report(self, client: Any, outcome: Outcome) -> None:
         from kanaria.cli.describe import describe, events_about  # noqa: PLC0415
@@ -263,6 +299,8 @@ class Demo:
             f"canary weights served by Envoy: {' → '.join(map(str, outcome.envoy_steps))} %",
         ]
         lines += await self._canary_quality(outcome.seconds)
+        if self.judge:
+            lines.append(f"failed checks counted by Flagger's rule: {outcome.failed_checks}")
         if outcome.reaction_seconds is not None:
             bound = SEED_INTERVAL_SECONDS * SEED_THRESHOLD / self.time_scale
             lines.append(
