@@ -1,12 +1,14 @@
-"""The decision-quality benchmark of issue 6, in full: prints the table and writes its JSON.
+"""The decision-quality benchmark, in full: prints the tables and the goals, writes the JSON.
 
 Flagger's checks (the seed Canary), a Kayenta-style Mann-Whitney judge and kanaria's sequential
 judge decide the same simulated releases through the real engine; see
-`kanaria.platforms.simulated` for how, and `docs/analysis.md` for the judge.
+`kanaria.platforms.simulated` for how, `platforms/simulated/goals.py` for the goals of issue 14,
+and `docs/analysis.md` for the judge and the figures.
 
-    .venv/bin/python -m benchmarks.decisions [--seeds 200] [--json decisions.json]
+    .venv/bin/python -m benchmarks.decisions [--seeds 400] [--json decisions.json]
 
-The same as `kanaria bench decisions`, kept here with the other benchmarks that print figures.
+The same as `kanaria bench decisions` (exit code 1 when a goal is missed), kept here with the
+other benchmarks that print figures.
 """
 
 from __future__ import annotations
