@@ -81,7 +81,7 @@ fractions = st.floats(0.0, 1.0)
 TOLERANCE = 1e-9
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(looks, st.floats(0.0, 0.4), ratios, floors, fractions)
 def test_worse_factor_is_at_most_one_when_the_canary_is_within_the_relative_tolerance(
     requests: tuple[int, int], primary_rate: float, ratio: float, floor: float, closeness: float
@@ -95,7 +95,7 @@ def test_worse_factor_is_at_most_one_when_the_canary_is_within_the_relative_tole
     assert max(expected(requests, (canary_rate, primary_rate), factors)) <= 1.0 + TOLERANCE
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(looks, st.floats(0.0, 0.4), ratios, floors, fractions)
 def test_worse_factor_is_at_most_one_when_the_canary_is_below_the_floor(
     requests: tuple[int, int], primary_rate: float, ratio: float, floor: float, closeness: float
@@ -109,7 +109,7 @@ def test_worse_factor_is_at_most_one_when_the_canary_is_below_the_floor(
     assert max(expected(requests, (canary_rate, primary_rate), factors)) <= 1.0 + TOLERANCE
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     st.tuples(st.integers(0, 15), st.integers(0, 15)),
     st.floats(0.0, 0.4),
@@ -138,7 +138,7 @@ def test_worse_factor_allows_rates_that_change_within_a_look(
     assert max(expected_factors(canary, primary, requests, factors)) <= 1.0 + TOLERANCE
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(looks, st.floats(0.0, 0.3), ratios, st.floats(1.0, 3.0))
 def test_not_worse_share_factor_is_at_most_one_when_the_canary_is_beyond_the_ratio(
     requests: tuple[int, int], primary_rate: float, ratio: float, excess: float
@@ -151,7 +151,7 @@ def test_not_worse_share_factor_is_at_most_one_when_the_canary_is_beyond_the_rat
     assert max(expected(requests, (canary_rate, primary_rate), factors)) <= 1.0 + TOLERANCE
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(looks, st.floats(0.0, 0.4), st.floats(0.001, 0.3), fractions)
 def test_not_worse_floor_factor_is_at_most_one_when_the_canary_is_above_the_floor(
     requests: tuple[int, int], primary_rate: float, floor: float, beyond: float

@@ -22,6 +22,7 @@ The default run keeps a fast subset of the changing-traffic cases.
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections.abc import Callable
 
@@ -66,8 +67,15 @@ def random_rate(rng: random.Random, low: float = 0.001, high: float = 0.3) -> fl
 
 
 def rate_of(outcome: Callable[[random.Random], bool], runs: int, seed: int) -> float:
+    """The share of `runs` seeded releases where `outcome` happened (printed for `pytest -s`)."""
     rng = random.Random(seed)
-    return sum(outcome(rng) for _ in range(runs)) / runs
+    rate = sum(outcome(rng) for _ in range(runs)) / runs
+    print(f"{_caller()}: {rate:.4f} of {runs} (bound {upper_bound(runs):.4f})")
+    return rate
+
+
+def _caller() -> str:
+    return os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0].split("::")[-1]
 
 
 def judge(relative: float, absolute: float, promotion: Tolerance | None = None) -> SequentialJudge:

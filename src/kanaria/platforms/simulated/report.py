@@ -102,7 +102,7 @@ def _heading(seeds: int, wall_seconds: float | None) -> list[str]:
         f" {100 * BASE_ERROR_RATE:g} %, log-normal latency (median 60 ms, P99 about 240 ms)",
         "  schedule: the seed's (interval 1m, stepWeight 10, maxWeight 50): promotion at 6m00s",
         f"  blast radius: canary requests that failed or took > {TOO_SLOW_MS:g} ms until traffic"
-        " left the canary (a bad canary that was promoted: until its promotion)",
+        " left the canary (a bad canary promoted early: until the schedule's end, at full traffic)",
         "policies:",
     ]
 

@@ -44,11 +44,12 @@ EXTRA: tuple[Scenario, ...] = (
         primary=Behaviour(0.0, switch=Switch(SWITCH_SECONDS, 0.005)),
         canary=Behaviour(0.0009, switch=Switch(SWITCH_SECONDS, 0.005)),
     ),
-    # Both versions' error rate climbs from 0.1 % to 1 % over the six minutes of the schedule.
+    # Both versions' error rate climbs from 0.1 % to 0.5 % over the six minutes of the schedule:
+    # under the seed's 99 % success-rate check, so what rolls back is a judge, not the SLO.
     Scenario(
         "drift, both versions",
-        primary=replace(BASE, drift_per_hour=0.09),
-        canary=replace(BASE, drift_per_hour=0.09),
+        primary=replace(BASE, drift_per_hour=0.04),
+        canary=replace(BASE, drift_per_hour=0.04),
     ),
     # A day compressed into four minutes: traffic from 20 to 180 req/s, errors 0.01 % to 0.19 %.
     Scenario(
