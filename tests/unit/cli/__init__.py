@@ -1,0 +1,1 @@
+"""Tests of command-line verbs that need no platform."""
